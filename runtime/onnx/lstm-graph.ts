@@ -1,0 +1,123 @@
+import type { LinearWeights, LstmWeights } from '../model/weights';
+import { encodeModel } from './encode';
+import { OnnxDataType, floatTensor, int64Tensor, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types';
+
+/** Tensor names of the model contract (DESIGN.md section 2). */
+export interface TensorNames {
+  x: string;
+  h0: string;
+  c0: string;
+  y: string;
+  hn: string;
+  cn: string;
+  ylogvar?: string;
+}
+
+export const DEFAULT_TENSOR_NAMES: Readonly<Required<TensorNames>> = Object.freeze({
+  x: 'x', h0: 'h0', c0: 'c0', y: 'y', hn: 'hn', cn: 'cn', ylogvar: 'y_logvar',
+});
+
+/**
+ * Stores a weight matrix. The default keeps float32; the int8 path (models/quantize)
+ * stores int8 values with per-channel scales and a DequantizeLinear in front.
+ */
+export type WeightStorer = (name: string, dims: number[], data: Float32Array, nodes: OnnxNode[], initializers: OnnxTensor[]) => string;
+
+const storeFloat: WeightStorer = (name, dims, data, _nodes, initializers) => {
+  initializers.push(floatTensor(name, dims, data));
+  return name;
+};
+
+export interface BuildOptions {
+  names?: Partial<TensorNames>;
+  /** metadata_props, values already JSON-encoded. */
+  metadata?: Record<string, string>;
+  storeWeight?: WeightStorer;
+  producerName?: string;
+}
+
+/**
+ * Builds the ONNX graph of an L-layer LSTM with a linear head (and an optional
+ * log-variance head), the same structure torch.onnx.export makes of nn.LSTM +
+ * nn.Linear: standard `LSTM` ops, opset 17, dynamic seq and batch axes.
+ */
+export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Array {
+  const names = { ...DEFAULT_TENSOR_NAMES, ...opts.names };
+  const store = opts.storeWeight ?? storeFloat;
+  const H = w.hiddenSize;
+  const L = w.layers.length;
+  const T = w.head.b.length;
+  const nodes: OnnxNode[] = [];
+  const inits: OnnxTensor[] = [];
+  const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxNode['attributes'] = []): void => {
+    nodes.push({ name: `${opType}_${nodes.length}`, opType, domain: '', inputs, outputs, attributes });
+  };
+
+  let hIn = [names.h0];
+  let cIn = [names.c0];
+  if (L > 1) {
+    inits.push(int64Tensor('layer_split', [L], new Array<number>(L).fill(1)));
+    hIn = w.layers.map((_, l) => `h0_l${l}`);
+    cIn = w.layers.map((_, l) => `c0_l${l}`);
+    node('Split', [names.h0, 'layer_split'], hIn, [{ name: 'axis', type: 2, i: 0 }]);
+    node('Split', [names.c0, 'layer_split'], cIn, [{ name: 'axis', type: 2, i: 0 }]);
+  }
+  inits.push(int64Tensor('axis1', [1], [1]));
+
+  let layerIn = names.x;
+  const hOut: string[] = [];
+  const cOut: string[] = [];
+  w.layers.forEach((lw, l) => {
+    const inSize = l === 0 ? w.inputSize : H;
+    const Wn = store(`lstm${l}_W`, [1, 4 * H, inSize], lw.W, nodes, inits);
+    const Rn = store(`lstm${l}_R`, [1, 4 * H, H], lw.R, nodes, inits);
+    const B = new Float32Array(8 * H);
+    B.set(lw.Wb, 0);
+    B.set(lw.Rb, 4 * H);
+    inits.push(floatTensor(`lstm${l}_B`, [1, 8 * H], B));
+    const yh = L === 1 ? names.hn : `hn_l${l}`;
+    const yc = L === 1 ? names.cn : `cn_l${l}`;
+    node('LSTM', [layerIn, Wn, Rn, `lstm${l}_B`, '', hIn[l]!, cIn[l]!], [`lstm${l}_Y`, yh, yc], [{ name: 'hidden_size', type: 2, i: H }]);
+    node('Squeeze', [`lstm${l}_Y`, 'axis1'], [`lstm${l}_out`]);
+    hOut.push(yh);
+    cOut.push(yc);
+    layerIn = `lstm${l}_out`;
+  });
+  if (L > 1) {
+    node('Concat', hOut, [names.hn], [{ name: 'axis', type: 2, i: 0 }]);
+    node('Concat', cOut, [names.cn], [{ name: 'axis', type: 2, i: 0 }]);
+  }
+  const head = (prefix: string, p: LinearWeights, out: string): void => {
+    const wt = transpose(p.W, T, H);
+    const Wn = store(`${prefix}_W`, [H, T], wt, nodes, inits);
+    inits.push(floatTensor(`${prefix}_b`, [T], p.b));
+    node('MatMul', [layerIn, Wn], [`${prefix}_mm`]);
+    node('Add', [`${prefix}_mm`, `${prefix}_b`], [out]);
+  };
+  head('head', w.head, names.y);
+  if (w.logvarHead) head('logvar_head', w.logvarHead, names.ylogvar);
+
+  const f32 = (name: string, shape: OnnxValueInfo['shape']): OnnxValueInfo => ({ name, elemType: OnnxDataType.Float, shape });
+  const outputs = [f32(names.y, ['seq', 'batch', T]), f32(names.hn, [L, 'batch', H]), f32(names.cn, [L, 'batch', H])];
+  if (w.logvarHead) outputs.push(f32(names.ylogvar, ['seq', 'batch', T]));
+  return encodeModel({
+    irVersion: 8,
+    opsetImports: [{ domain: '', version: 17 }],
+    producerName: opts.producerName ?? 'edgelstm',
+    producerVersion: '',
+    graph: {
+      name: 'edgelstm',
+      nodes,
+      initializers: inits,
+      inputs: [f32(names.x, ['seq', 'batch', w.inputSize]), f32(names.h0, [L, 'batch', H]), f32(names.c0, [L, 'batch', H])],
+      outputs,
+    },
+    metadata: new Map(Object.entries(opts.metadata ?? {})),
+  });
+}
+
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+  return out;
+}
