@@ -1,0 +1,131 @@
+/**
+ * Engine throughput: `npm run bench:engine`. Devices 1, 100, 10k, 100k; H32
+ * and H64; native and wasm; the batched engine against the naive way (one
+ * ONNX Runtime call per sample, maxBatch 1) in the same run. Prints medians
+ * over rounds; a round is every device sending one reading.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Engine } from '../runtime/engine/engine';
+import type { Result } from '../runtime/engine/sample';
+import { loadModel, type Model } from '../runtime/model/load-model';
+import { buildLstmModel } from '../runtime/onnx/lstm-graph';
+import { encodeMetadata } from '../runtime/model/metadata';
+import { randomWeights } from '../runtime/model/weights';
+
+interface Row {
+  backend: string;
+  H: number;
+  devices: number;
+  mode: string;
+  stepsPerSec: number;
+  p50: number;
+  p99: number;
+  bytesPerDevice: number;
+  loopP99: number;
+}
+
+const quick = process.argv.includes('--quick');
+
+function modelBytes(H: number): Uint8Array {
+  const w = randomWeights(1, H, 1, 1, 42);
+  return buildLstmModel(w, {
+    metadata: encodeMetadata({
+      format: 1, name: `bench-h${H}`, version: '1.0.0', features: ['value'], targets: ['value'],
+      normalization: { mode: 'per-device', window: 500, minStd: 1e-3 },
+      io: { x: 'x', h0: 'h0', c0: 'c0', y: 'y', hn: 'hn', cn: 'cn' }, quantization: { scheme: 'none' },
+    }),
+  });
+}
+
+function quantile(a: number[], q: number): number {
+  if (a.length === 0) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+/** Every device sends one reading through `submit` (the engine's high-rate entry); resolves when all results are in. */
+function round(engine: Engine, ids: string[], n: number, t: number, r: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = n;
+    const done = (err: Error | null, res: Result | undefined): void => {
+      if (err || !res) reject(err ?? new Error('no result'));
+      else if (--left === 0) resolve();
+    };
+    for (let d = 0; d < n; d++) {
+      const bad = engine.submit({ device: ids[d]!, ts: t, values: [Math.sin(d + r * 0.1)] }, done);
+      if (bad) reject(bad);
+    }
+  });
+}
+
+async function measure(model: Model, devices: number, naive: boolean, backendName: string, H: number): Promise<Row> {
+  const engine = new Engine(model, { maxBatch: naive ? 1 : 4096, maxDelayMs: 0, maxDevices: Math.max(devices, 1) });
+  const ids = Array.from({ length: devices }, (_, i) => `dev-${i}`);
+  const batchMs: number[] = [];
+  engine.onBatch = (b) => batchMs.push(b.ms);
+  // Budget: enough samples for a stable median without running for minutes.
+  const budget = naive ? (quick ? 2_000 : 10_000) : quick ? 200_000 : 1_000_000;
+  const rounds = Math.max(3, Math.min(200, Math.ceil(budget / devices)));
+  const perRoundDevices = naive ? Math.min(devices, Math.ceil(budget / rounds)) : devices;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const roundTimes: number[] = [];
+  let t = 0;
+  // One warm-up round creates every device's slot.
+  await round(engine, ids, perRoundDevices, t, 0);
+  batchMs.length = 0;
+  loop.enable();
+  for (let r = 0; r < rounds; r++) {
+    t += 1000;
+    const start = performance.now();
+    await round(engine, ids, perRoundDevices, t, r);
+    roundTimes.push((performance.now() - start) / perRoundDevices);
+  }
+  loop.disable();
+  await engine.close();
+  const perStep = quantile(roundTimes, 0.5);
+  return {
+    backend: backendName, H, devices, mode: naive ? 'naive (1 call/sample)' : 'batched',
+    stepsPerSec: 1000 / perStep,
+    p50: quantile(batchMs, 0.5), p99: quantile(batchMs, 0.99),
+    bytesPerDevice: engine.store.bytesPerDevice(),
+    loopP99: loop.percentile(99) / 1e6,
+  };
+}
+
+async function main(): Promise<void> {
+  const deviceCounts = quick ? [1, 100, 10_000] : [1, 100, 10_000, 100_000];
+  const rows: Row[] = [];
+  for (const backend of ['native', 'wasm'] as const) {
+    for (const H of [32, 64]) {
+      const model = await loadModel(modelBytes(H), { backend, threads: 1 });
+      for (const devices of deviceCounts) {
+        const batched = await measure(model, devices, false, backend, H);
+        const naive = await measure(model, devices, true, backend, H);
+        rows.push(batched, naive);
+        process.stderr.write(`${backend} H${H} ${devices} devices: ${Math.round(batched.stepsPerSec)} vs ${Math.round(naive.stepsPerSec)} steps/s\n`);
+      }
+      await model.release();
+    }
+  }
+  const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const lines = [
+    `edgelstm engine benchmark: node ${process.version}, ${process.arch}, onnxruntime 1 thread, F=1 T=1 L=1, maxBatch 4096`,
+    '',
+    '| backend | H | devices | mode | device-steps/s | batched / naive | batch p50 ms | batch p99 ms | state bytes/device | event-loop p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (let i = 0; i < rows.length; i += 2) {
+    const b = rows[i]!;
+    const n = rows[i + 1]!;
+    for (const r of [b, n]) {
+      const ratio = r === b ? `${fmt(b.stepsPerSec / n.stepsPerSec, 1)}x` : '';
+      lines.push(`| ${r.backend} | ${r.H} | ${r.devices} | ${r.mode} | ${fmt(r.stepsPerSec)} | ${ratio} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${r.bytesPerDevice} | ${fmt(r.loopP99, 1)} |`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});
