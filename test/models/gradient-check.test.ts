@@ -1,0 +1,86 @@
+import t from 'tap';
+import { ParamLayout, type NetShape } from '../../models/toolchain/param-layout';
+import { WindowGradient } from '../../models/toolchain/window-gradient';
+import { mulberry32 } from '../../runtime/model/weights';
+import { referenceForward } from '../../runtime/model/reference-lstm';
+
+/** Central finite differences of the summed window loss, against backpropagation, for every parameter. */
+function check(shape: NetShape, steps: number, seed: number): { worst: number; params: number } {
+  const layout = new ParamLayout(shape);
+  const p = layout.init(seed);
+  const rand = mulberry32(seed + 1);
+  // Perturb every weight (including the zero-initialized log-variance head) so no gradient is trivially zero.
+  for (let i = 0; i < p.length; i++) p[i] += (rand() - 0.5) * 0.4;
+  const x = Float64Array.from({ length: steps * shape.inputSize }, () => rand() * 2 - 1);
+  const y = Float64Array.from({ length: steps * shape.outputs }, () => rand() * 2 - 1);
+  const net = new WindowGradient(layout, steps + 3);
+  const grad = new Float64Array(layout.size);
+  net.lossAndGrad(p, grad, x, 0, y, 0, steps);
+  // 1e-4: truncation error is O(eps^2) ~ 1e-8, and roundoff on a loss of ~10 stays near 1e-12 / eps.
+  const eps = 1e-4;
+  let worst = 0;
+  for (let i = 0; i < p.length; i++) {
+    const keep = p[i]!;
+    p[i] = keep + eps;
+    const up = net.forward(p, x, 0, y, 0, steps);
+    p[i] = keep - eps;
+    const down = net.forward(p, x, 0, y, 0, steps);
+    p[i] = keep;
+    const numeric = (up - down) / (2 * eps);
+    const rel = Math.abs(numeric - grad[i]!) / Math.max(1e-4, Math.abs(numeric) + Math.abs(grad[i]!));
+    worst = Math.max(worst, rel);
+  }
+  return { worst, params: p.length };
+}
+
+for (const shape of [
+  { inputSize: 3, hiddenSize: 4, layers: 1, outputs: 2, logvar: false },
+  { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 1, logvar: false },
+  { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: true },
+]) {
+  t.test(`gradient matches finite differences: F=${shape.inputSize} H=${shape.hiddenSize} L=${shape.layers} T=${shape.outputs}${shape.logvar ? ' +logvar' : ''}`, (t) => {
+    const { worst, params } = check(shape, 6, 11);
+    t.ok(worst < 1e-5, `worst relative error ${worst.toExponential(2)} over ${params} parameters`);
+    t.end();
+  });
+}
+
+t.test('the gradient check can fail: a corrupted gradient is caught', (t) => {
+  const shape = { inputSize: 2, hiddenSize: 3, layers: 1, outputs: 1, logvar: false };
+  const layout = new ParamLayout(shape);
+  const p = layout.init(5);
+  const x = Float64Array.from({ length: 8 }, (_, i) => Math.sin(i));
+  const y = Float64Array.from({ length: 4 }, (_, i) => Math.cos(i));
+  const net = new WindowGradient(layout, 4);
+  const grad = new Float64Array(layout.size);
+  net.lossAndGrad(p, grad, x, 0, y, 0, 4);
+  const i = layout.layers[0]!.R + 2;
+  const eps = 1e-6;
+  const keep = p[i]!;
+  p[i] = keep + eps;
+  const up = net.forward(p, x, 0, y, 0, 4);
+  p[i] = keep - eps;
+  const down = net.forward(p, x, 0, y, 0, 4);
+  const numeric = (up - down) / (2 * eps);
+  t.ok(Math.abs(numeric - grad[i]!) < 1e-6, 'true gradient agrees');
+  t.ok(Math.abs(numeric - grad[i]! * 1.01) > 1e-6 || Math.abs(numeric) < 1e-9, 'a 1% error is visible');
+  t.end();
+});
+
+t.test('the training forward pass agrees with the runtime reference LSTM', (t) => {
+  const shape = { inputSize: 2, hiddenSize: 5, layers: 2, outputs: 2, logvar: false };
+  const layout = new ParamLayout(shape);
+  const p = layout.init(3);
+  const steps = 7;
+  const x = Float64Array.from({ length: steps * 2 }, (_, i) => Math.sin(i * 0.7));
+  const net = new WindowGradient(layout, steps);
+  // With targets at zero, the summed squared error is the sum of squared predictions.
+  const loss = net.forward(p, x, 0, new Float64Array(steps * 2), 0, steps);
+  const w = layout.toWeights(p);
+  // Run the reference on the float32-rounded weights the export would hold.
+  const ref = referenceForward(w, Float32Array.from(x), new Float32Array(2 * 5), new Float32Array(2 * 5), steps, 1);
+  let refLoss = 0;
+  for (const v of ref.y) refLoss += v * v;
+  t.ok(Math.abs(loss - refLoss) < 1e-4 * Math.max(1, refLoss), `loss ${loss} vs reference ${refLoss}`);
+  t.end();
+});
