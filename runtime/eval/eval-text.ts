@@ -1,0 +1,34 @@
+/** Plain-text tables for the terminal: the same figures as the HTML report. */
+import type { FileForecastAccuracy, GroupForecastAccuracy } from './forecast-metrics';
+import type { ProfileOutcome } from './nab-evaluation';
+
+const num = (x: number | undefined, digits = 3): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+
+function columns(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: readonly string[]): string => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function scoreText(outcomes: readonly ProfileOutcome[]): string {
+  return columns(
+    ['profile', 'threshold', 'raw', 'NAB score', 'windows', 'FP rows'],
+    outcomes.map((o) => [o.profile.name, Number.isFinite(o.score.threshold) ? o.score.threshold.toPrecision(8) : 'none', num(o.score.raw), num(o.score.normalized, 2), `${o.score.detectedWindows}/${o.score.windows}`, String(o.score.falseAlarmRows)]),
+  );
+}
+
+const HEAD = ['MASE det', 'MASE pers', 'MASE seas', 'sMAPE det', 'sMAPE pers', 'sMAPE seas'];
+
+export function forecastGroupText(groups: readonly GroupForecastAccuracy[]): string {
+  return columns(
+    ['category', 'files', ...HEAD],
+    groups.map((g) => [g.group, String(g.files), num(g.methods.detector?.mase), num(g.methods.persistence?.mase), num(g.methods.seasonal?.mase), num(g.methods.detector?.smape, 2), num(g.methods.persistence?.smape, 2), num(g.methods.seasonal?.smape, 2)]),
+  );
+}
+
+export function forecastFileText(files: readonly FileForecastAccuracy[]): string {
+  return columns(
+    ['file', 'rows', ...HEAD],
+    files.map((f) => [f.file, String(f.rows), num(f.methods.detector?.mase), num(f.methods.persistence?.mase), num(f.methods.seasonal?.mase), num(f.methods.detector?.smape, 2), num(f.methods.persistence?.smape, 2), num(f.methods.seasonal?.smape, 2)]),
+  );
+}
