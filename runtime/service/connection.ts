@@ -1,0 +1,138 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { ServiceConfig } from './config';
+
+/** Takes a received PUBLISH; `admitted` lets the client read the next packet from its socket. */
+export type MessageHandler = (packet: IPublishPacket, admitted: () => void) => void;
+
+interface PacketLike {
+  cmd: string;
+  messageId?: number;
+}
+type SendPacket = (packet: PacketLike, cb?: () => void, cbStorePut?: () => void, noStore?: boolean) => void;
+
+interface Hold {
+  /** The PUBACK mqtt.js wanted to send, kept until the reading's result is out. */
+  send: (() => void) | undefined;
+  finished: boolean;
+}
+
+/**
+ * The MQTT client: a persistent session, reconnect with exponential backoff
+ * and jitter, and QoS 1 acknowledgements held until the reading's result was
+ * handed to the broker, so a crash between receipt and result makes the
+ * broker deliver the reading again.
+ *
+ * mqtt.js sends the PUBACK when handleMessage calls back, and reads the next
+ * packet only then; calling back at admission keeps batching possible while
+ * the PUBACK itself is intercepted (mqtt.js 5's `_sendPacket`, pinned in
+ * package.json) and released by `finish(messageId)`.
+ */
+export class BrokerConnection {
+  readonly client: MqttClient;
+  readonly #cfg: ServiceConfig;
+  readonly #log: Logger;
+  readonly #holds = new Map<number, Hold>();
+  #attempt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closing = false;
+  /** Bumped on every disconnect: holds of an earlier connection must never be acked on a later one. */
+  generation = 0;
+  onConnect: (() => void) | undefined;
+  onDisconnect: (() => void) | undefined;
+
+  constructor(cfg: ServiceConfig, url: string, log: Logger, handler: MessageHandler) {
+    this.#cfg = cfg;
+    this.#log = log;
+    const opts: IClientOptions = {
+      clientId: cfg.clientId,
+      protocolVersion: cfg.protocolVersion,
+      clean: cfg.cleanStart,
+      keepalive: cfg.keepalive,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter
+      connectTimeout: 10_000,
+      resubscribe: true,
+      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
+      ...(cfg.password !== undefined ? { password: cfg.password } : {}),
+      ...(cfg.tls.ca ? { ca: cfg.tls.ca } : {}),
+      ...(cfg.tls.cert ? { cert: cfg.tls.cert, key: cfg.tls.key } : {}),
+      rejectUnauthorized: cfg.tls.rejectUnauthorized,
+      ...(cfg.protocolVersion === 5 ? { properties: { sessionExpiryInterval: cfg.cleanStart ? 0 : cfg.sessionExpirySeconds, receiveMaximum: 65535 } } : {}),
+      manualConnect: true,
+    };
+    this.client = mqtt.connect(url, opts);
+    this.#interceptAcks();
+    this.client.handleMessage = (packet, callback) => {
+      if (packet.qos === 1 && packet.messageId !== undefined) this.#holds.set(packet.messageId, { send: undefined, finished: false });
+      handler(packet, () => callback());
+    };
+    this.client.on('connect', (connack) => {
+      this.#attempt = 0;
+      log.info({ sessionPresent: connack.sessionPresent }, 'connected to broker');
+      this.onConnect?.();
+    });
+    this.client.on('close', () => {
+      this.generation++;
+      this.#holds.clear(); // the broker redelivers these; acking them on a new connection could ack other messages
+      this.onDisconnect?.();
+      if (!this.#closing) this.#scheduleReconnect();
+    });
+    this.client.on('error', (e) => log.warn({ err: e.message }, 'broker connection error'));
+  }
+
+  connect(): void {
+    this.client.connect();
+  }
+
+  /** The reading behind `messageId` is done (result published or reading rejected): let its PUBACK go. */
+  finish(messageId: number | undefined, generation: number): void {
+    if (messageId === undefined || generation !== this.generation) return;
+    const h = this.#holds.get(messageId);
+    if (!h) return;
+    if (h.send) {
+      this.#holds.delete(messageId);
+      h.send();
+    } else h.finished = true;
+  }
+
+  /** Holds waiting for their reading: an upper bound on unacknowledged readings. */
+  get held(): number {
+    return this.#holds.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.client.endAsync();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#timer) return;
+    // Exponential backoff with "equal jitter": half fixed, half random, so a fleet of gateways does not reconnect in step.
+    const base = Math.min(this.#cfg.reconnectMaxMs, this.#cfg.reconnectMinMs * 2 ** Math.min(this.#attempt, 20));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.#attempt++;
+    this.#log.info({ attempt: this.#attempt, delayMs: Math.round(delay) }, 'broker disconnected; reconnecting');
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#closing) this.client.reconnect();
+    }, delay);
+  }
+
+  #interceptAcks(): void {
+    const c = this.client as unknown as { _sendPacket: SendPacket };
+    const original = c._sendPacket.bind(this.client);
+    c._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
+        const h = this.#holds.get(packet.messageId);
+        if (h && !h.finished) {
+          h.send = () => original(packet, undefined, undefined, noStore);
+          cb?.(); // lets mqtt.js read on; the PUBACK itself waits
+          return;
+        }
+        this.#holds.delete(packet.messageId);
+      }
+      original(packet, cb, cbStorePut, noStore);
+    };
+  }
+}

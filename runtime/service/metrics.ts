@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, in a registry of its own (so tests can run several services). */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly messagesIn = new Counter({ name: 'edgelstm_messages_in_total', help: 'MQTT messages received on the input topics', registers: [this.registry] });
+  readonly resultsOut = new Counter({ name: 'edgelstm_results_out_total', help: 'results published', registers: [this.registry] });
+  readonly anomalies = new Counter({ name: 'edgelstm_anomalies_total', help: 'anomalies published', registers: [this.registry] });
+  readonly invalid = new Counter({ name: 'edgelstm_messages_invalid_total', help: 'readings rejected, by error code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly dropped = new Counter({ name: 'edgelstm_messages_dropped_total', help: 'readings dropped by the drop policy', registers: [this.registry] });
+  readonly duplicates = new Counter({ name: 'edgelstm_duplicates_total', help: 'redelivered readings skipped (timestamp not after the device\'s last)', registers: [this.registry] });
+  readonly reloads = new Counter({ name: 'edgelstm_model_reloads_total', help: 'model reloads, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly activeDevices = new Gauge({ name: 'edgelstm_active_devices', help: 'devices holding state', registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'edgelstm_queue_depth', help: 'readings in flight', registers: [this.registry] });
+  readonly connected = new Gauge({ name: 'edgelstm_broker_connected', help: '1 while connected to the broker', registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'edgelstm_batch_size', help: 'devices per inference call', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers: [this.registry] });
+  readonly inferenceSeconds = new Histogram({ name: 'edgelstm_inference_seconds', help: 'wall time of one batch', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
+
+  constructor() {
+    // Includes nodejs_eventloop_lag_* (event-loop delay) and resident memory.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+}
+
+/** Health as /health reports it: 200 when connected with a model, 503 otherwise. */
+export interface HealthReport {
+  ok: boolean;
+  [key: string]: unknown;
+}
+
+/** Serves /metrics and /health. Listens on `port` (0: any free port; the bound port is returned). */
+export async function startMetricsServer(metrics: ServiceMetrics, health: () => HealthReport, host: string, port: number): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (e: unknown) => res.writeHead(500).end(String(e)),
+      );
+    } else if (req.url === '/health') {
+      const h = health();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
+    } else res.writeHead(404).end('not found: try /metrics or /health\n');
+  });
+  server.listen(port, host);
+  await once(server, 'listening');
+  const addr = server.address();
+  return { server, port: typeof addr === 'object' && addr ? addr.port : port };
+}
