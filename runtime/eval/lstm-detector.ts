@@ -45,7 +45,7 @@ export class LstmDetector implements Detector {
 
   async step(timestampMs: number, value: number): Promise<DetectorOutput> {
     const r = await this.#engine.push({ device: this.#file, ts: timestampMs, values: [value] });
-    const out: DetectorOutput = { score: r.likelihood === null ? 0 : logLikelihood(r.likelihood) };
+    const out: DetectorOutput = { score: r.likelihood === null ? 0 : Math.min(1, Math.max(0, logLikelihood(r.likelihood))) };
     if (r.forecast.length > 0) out.forecast = r.forecast[0]!;
     return out;
   }
