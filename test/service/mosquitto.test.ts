@@ -42,7 +42,7 @@ async function stopBroker(b: ChildProcess): Promise<void> {
 
 async function startService(port: number): Promise<ChildProcess> {
   const p = spawn(process.execPath, [
-    'node_modules/.bin/ts-node-transpile-only', 'runtime/cli/main.ts', 'run',
+    'dist/runtime/cli/main.js', 'run',
     '--broker', `mqtt://127.0.0.1:${port}`, '--model', modelPath, '--client-id', 'edgelstm-test', '--qos', '1',
     '--state-file', join(dir, 'state.bin'), '--snapshot-interval-s', '0.5', '--metrics-port', '0', '--watch-model=false', '--reconnect-min-ms', '100', '--reconnect-max-ms', '1000',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
