@@ -25,7 +25,7 @@ export function foldLstmBiases(bytes: Uint8Array): Uint8Array {
       continue;
     }
     const half = t.dims[1]! / 2;
-    const b = tensorFloats({ ...t, raw: new Uint8Array(t.raw) });
+    const b = tensorFloats(t);
     const sum = new Float32Array(half);
     for (let i = 0; i < half; i++) sum[i] = b[i]! + b[half + i]!;
     storeAsHalf(`${t.name}_sum`, [1, half], sum, pads, inits);

@@ -124,7 +124,7 @@ export function decodeTensor(bytes: Uint8Array): OnnxTensor {
       case 4: floats.push(...readFloats(f)); break;
       case 5: case 7: ints.push(...decodePackedVarints(f)); break;
       case 8: t.name = decodeString(f.bytes); break;
-      case 9: t.raw = f.bytes.slice(); break;
+      case 9: t.raw = new Uint8Array(f.bytes); break; // a copy: Buffer.slice() would be a view into the file
       case 13: throw new TypeError(`tensor ${t.name || '(unnamed)'}: external data is not supported; save the model as one file`);
       default: break;
     }

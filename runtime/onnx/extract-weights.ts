@@ -19,7 +19,7 @@ export function extractLstmWeights(model: OnnxModel, io: TensorNames, file: stri
   for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
   const constant = (name: string, what: string): { data: Float32Array; dims: number[] } => {
     const t = inits.get(name);
-    if (t) return { data: floatsOf(t), dims: t.dims };
+    if (t) return { data: tensorFloats(t), dims: t.dims };
     const p = producer.get(name);
     if (p?.opType === 'DequantizeLinear') return dequantize(p, inits, file, (scale) => constant(scale, `${what} scale`).data);
     // int8 and float16 constants cast to float32 (`edgelstm quantize` stores weights, scales and biases so).
@@ -31,7 +31,7 @@ export function extractLstmWeights(model: OnnxModel, io: TensorNames, file: stri
     if (p?.opType === 'Mul' && p.inputs.length === 2) return broadcastMul(constant(p.inputs[0]!, what), constant(p.inputs[1]!, what), file, what);
     if (p?.opType === 'Constant') {
       const v = p.attributes.find((a) => a.name === 'value')?.t;
-      if (v) return { data: floatsOf(v), dims: v.dims };
+      if (v) return { data: tensorFloats(v), dims: v.dims };
     }
     // `edgelstm quantize` stores an LSTM bias as Wb + Rb padded with zeros.
     if (p?.opType === 'Pad' && p.inputs[1] && inits.has(p.inputs[1]) && !p.inputs[2]) {
@@ -118,7 +118,7 @@ function dynamicWeight(n: OnnxNode, input: number, scaleInput: number, inits: Ma
   const zpT = n.inputs[scaleInput + 1] ? inits.get(n.inputs[scaleInput + 1]!) : undefined;
   const rows = q.dims[1]!;
   const cols = q.dims[2]!;
-  const scales = floatsOf(s);
+  const scales = tensorFloats(s);
   const values = q.dataType === OnnxDataType.Int8 ? new Int8Array(q.raw.buffer, q.raw.byteOffset, q.raw.byteLength) : q.raw;
   const zp = zpT ? (zpT.dataType === OnnxDataType.Int8 ? new Int8Array(zpT.raw.buffer, zpT.raw.byteOffset, zpT.raw.byteLength) : zpT.raw) : undefined;
   const out = new Float32Array(rows * cols);
@@ -198,14 +198,6 @@ function padWithZeros(x: { data: Float32Array; dims: number[] }, padsT: OnnxTens
   return { data: out, dims };
 }
 
-/**
- * tensorFloats on a copy that owns its buffer: a model read from a file is a
- * Node Buffer, whose slice() is a view, not a copy, so the tensor's bytes may
- * sit at any offset of the file's buffer.
- */
-function floatsOf(t: OnnxTensor): Float32Array {
-  return tensorFloats({ ...t, raw: new Uint8Array(t.raw) });
-}
 
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(a.length);

@@ -68,7 +68,8 @@ export interface OnnxModel {
 
 export function tensorFloats(t: OnnxTensor): Float32Array {
   if (t.dataType !== OnnxDataType.Float) throw new TypeError(`tensor ${t.name}: expected float32, found data type ${t.dataType}`);
-  const copy = t.raw.slice();
+  // new Uint8Array(view) copies into a buffer of its own, whatever the view's offset (Buffer.slice() would not).
+  const copy = new Uint8Array(t.raw);
   return new Float32Array(copy.buffer, 0, copy.length / 4);
 }
 

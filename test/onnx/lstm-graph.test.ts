@@ -2,6 +2,7 @@ import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import { decodeModel } from '../../runtime/onnx/decode';
+import { tensorFloats } from '../../runtime/onnx/types';
 import { randomWeights } from '../../runtime/model/weights';
 import { referenceForward } from '../../runtime/model/reference-lstm';
 
@@ -46,4 +47,17 @@ t.test('decode reads back metadata, inputs and initializers', async (t) => {
   t.same(m.opsetImports, [{ domain: '', version: 17 }]);
   const W = m.graph.initializers.find((i) => i.name === 'lstm0_W')!;
   t.same(W.dims, [1, 16, 2]);
+});
+
+t.test('weights decode the same from a model that sits at an odd offset of a larger buffer (as a file read may)', async (t) => {
+  const w = randomWeights(2, 4, 1, 1, 11);
+  const bytes = buildLstmModel(w);
+  const big = Buffer.alloc(bytes.length + 13);
+  big.set(bytes, 13);
+  const model = decodeModel(big.subarray(13));
+  const W = model.graph.initializers.find((i) => i.name === model.graph.nodes.find((n) => n.opType === 'LSTM')!.inputs[1]);
+  t.ok(W, 'the LSTM node names its W initializer');
+  const floats = tensorFloats(W!);
+  t.equal(floats.length, w.layers[0]!.W.length);
+  t.ok(maxDiff(floats, w.layers[0]!.W) === 0, 'bit-identical W');
 });
