@@ -95,7 +95,8 @@ export function parseArgs<S extends OptionSpecs>(argv: readonly string[], specs:
     const where = cli === undefined && fromConfig[name] !== undefined ? `${configPath}: ` : '';
     const v = cli ?? fromConfig[name] ?? spec.default;
     if (v === undefined) {
-      if (spec.required) throw configError(name, spec.placeholder ?? `a ${spec.type}`, undefined, '');
+      // --help prints the options; it must work before the required ones are known.
+      if (spec.required && !help) throw configError(name, spec.placeholder ?? `a ${spec.type}`, undefined, '');
       values[name] = undefined;
       continue;
     }
