@@ -13,6 +13,7 @@ import { lossChartHtml } from './loss-chart';
 import { modelCard } from './model-card';
 import { ProgressBar } from './progress-bar';
 import { prepareSeries } from './series-data';
+import { quantizeModel } from '../quantize/quantize-model';
 import { SIGNAL_FAMILIES, syntheticCorpus } from './signals';
 import { trainLstm, type TrainOptions } from './train';
 
@@ -86,6 +87,19 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
   for (const batch of [1, 256, 4096]) latency.push({ batch, ...(await timeStep(session, batch, opts.hidden, opts.layers)) });
   await session.release();
 
+  // The int8 variant: made from the shipped fp32 file, scored on the same held-out series.
+  const int8Bytes = quantizeModel(bytes, { file });
+  const int8File = join(outDir, `${r.name}-int8.onnx`);
+  writeFileAtomic(int8File, int8Bytes);
+  const int8Session = await ort.InferenceSession.create(int8Bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const int8Scores: ForecastScore[] = [];
+  for (const s of held) int8Scores.push(await scoreForecasts(int8Session, r.normalization, opts.hidden, opts.layers, s.name, s.values, Math.min(r.scoreFrom, heldOut.length / 4)));
+  const int8Latency = [];
+  for (const batch of [1, 256, 4096]) int8Latency.push({ batch, ...(await timeStep(int8Session, batch, opts.hidden, opts.layers)) });
+  await int8Session.release();
+  const rmseChange = medianRelativeChange(int8Scores.map((s, i) => s.rmse / scores[i]!.rmse));
+  log.write(`wrote ${int8File} (${int8Bytes.length} bytes, ${(bytes.length / int8Bytes.length).toFixed(2)}x smaller; held-out RMSE change vs fp32: median ${(rmseChange.median * 100).toFixed(3)}%, worst ${(rmseChange.worst * 100).toFixed(3)}%)\n`);
+
   const best = result.history.find((h) => h.epoch === result.bestEpoch);
   const card = modelCard({
     name: r.name,
@@ -110,11 +124,28 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
     heldOut: summary,
     byFamily,
     latency,
+    int8: {
+      fileName: `${r.name}-int8.onnx`,
+      bytes: int8Bytes.length,
+      sha256: createHash('sha256').update(int8Bytes).digest('hex'),
+      heldOut: summarize(int8Scores),
+      rmseChangeMedian: rmseChange.median,
+      rmseChangeWorst: rmseChange.worst,
+      latency: int8Latency,
+    },
     command: 'npm run build:models',
   });
   writeFileAtomic(join(outDir, 'README.md'), card);
   log.write(`held-out (${summary.series} series): median RMSE ratio vs persistence ${summary.medianRmseRatio.toFixed(3)}, mean MAE ratio ${summary.meanMaeRatio.toFixed(3)}, better on ${(summary.shareBetter * 100).toFixed(0)}%\n`);
   log.write(`card: ${relative(process.cwd(), join(outDir, 'README.md'))}\n`);
+}
+
+/** Median and largest (by magnitude) of ratio - 1 over series. */
+function medianRelativeChange(ratios: number[]): { median: number; worst: number } {
+  const d = ratios.filter((r) => Number.isFinite(r)).map((r) => r - 1);
+  const sorted = [...d].sort((a, b) => a - b);
+  const worst = d.reduce((w, v) => (Math.abs(v) > Math.abs(w) ? v : w), 0);
+  return { median: sorted.length ? sorted[sorted.length >> 1]! : NaN, worst };
 }
 
 function pick(s: ReturnType<typeof summarize>): { series: number; medianRmseRatio: number; shareBetter: number } {

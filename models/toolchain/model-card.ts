@@ -23,6 +23,17 @@ export interface CardFacts {
   heldOut: ForecastSummary;
   byFamily: { family: string; series: number; medianRmseRatio: number; shareBetter: number }[];
   latency: { batch: number; usPerCall: number; usPerDevice: number }[];
+  /** The int8 variant, scored on the same held-out series. */
+  int8?: {
+    fileName: string;
+    bytes: number;
+    sha256: string;
+    heldOut: ForecastSummary;
+    /** Median and worst over series of RMSE(int8) / RMSE(fp32) - 1. */
+    rmseChangeMedian: number;
+    rmseChangeWorst: number;
+    latency: { batch: number; usPerCall: number; usPerDevice: number }[];
+  };
   command: string;
 }
 
@@ -44,7 +55,7 @@ engine scores each reading against that forecast. This card is written by
 | features / targets | \`value\` / \`value\` |
 | architecture | LSTM, ${c.layers} layer, H=${c.hidden}, linear head; ${c.params} parameters; ONNX opset 17, standard \`LSTM\` op |
 | normalization | \`${c.normalization}\` (the engine's online statistics per device) |
-| quantization | none (the int8 variant is made from this file by \`edgelstm quantize\`) |
+| quantization | none (the int8 variant${c.int8 ? `, \`${c.int8.fileName}\`,` : ''} is made from this file by \`edgelstm quantize\`) |
 
 ## Training data
 
@@ -95,5 +106,28 @@ onnxruntime-node, one thread, one step (seq 1), on the build machine:
 | batch | us per call | us per device |
 |---|---|---|
 ${c.latency.map((l) => `| ${l.batch} | ${l.usPerCall.toFixed(1)} | ${l.usPerDevice.toFixed(2)} |`).join('\n')}
+${c.int8 ? int8Section(c, c.int8) : ''}`;
+}
+
+function int8Section(c: CardFacts, q: NonNullable<CardFacts['int8']>): string {
+  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(3)}%`;
+  return `
+## int8 variant
+
+\`${q.fileName}\`: \`edgelstm quantize ${c.fileName} ${q.fileName}\` (int8 weights with one
+scale per output channel, dequantized in the graph; float32 activations, so a
+device's output never depends on its batch-mates). ${q.bytes} bytes,
+${(c.bytes / q.bytes).toFixed(2)}x smaller than the fp32 file (both files carry the same
+metadata, about 1.5 KB, which weighs more in the smaller file). SHA-256 \`${q.sha256}\`.
+
+| on the held-out series | fp32 | int8 |
+|---|---|---|
+| median RMSE ratio vs persistence | ${f3(c.heldOut.medianRmseRatio)} | ${f3(q.heldOut.medianRmseRatio)} |
+| mean MAE ratio vs persistence | ${f3(c.heldOut.meanMaeRatio)} | ${f3(q.heldOut.meanMaeRatio)} |
+| RMSE change vs fp32, median / worst series | | ${pct(q.rmseChangeMedian)} / ${pct(q.rmseChangeWorst)} |
+
+| batch | fp32 us per device | int8 us per device |
+|---|---|---|
+${q.latency.map((l, i) => `| ${l.batch} | ${c.latency[i]?.usPerDevice.toFixed(2) ?? ''} | ${l.usPerDevice.toFixed(2)} |`).join('\n')}
 `;
 }

@@ -25,12 +25,18 @@ t.test('the build pipeline (quick mode) writes a loadable model, its chart and c
   t.match(tr.data.source, /synthetic/);
   await model.release();
   t.ok(existsSync(join(dir, 'a', 'generic.loss.html')));
+  const int8 = await loadModel(join(dir, 'a', 'generic-int8.onnx'));
+  t.equal(int8.metadata.quantization.scheme, 'int8-weight', 'the int8 variant is written beside the fp32 model');
+  t.ok(readFileSync(join(dir, 'a', 'generic-int8.onnx')).length * 2.5 < readFileSync(join(dir, 'a', 'generic.onnx')).length, 'and is much smaller');
+  await int8.release();
   const card = readFileSync(join(dir, 'a', 'README.md'), 'utf8');
   t.match(card, /## Held-out metrics/);
   t.match(card, /RMSE\(model\) \/ RMSE\(persistence\) \| \d/);
+  t.match(card, /## int8 variant/);
   // Same recipe, same weights: only the recorded duration may differ between two builds.
   const strip = (p: string): string => readFileSync(p).toString('latin1').replace(/"durationSeconds":[\d.]+/, '');
   t.equal(strip(join(dir, 'a', 'generic.onnx')), strip(join(dir, 'b', 'generic.onnx')));
+  t.equal(strip(join(dir, 'a', 'generic-int8.onnx')), strip(join(dir, 'b', 'generic-int8.onnx')));
 });
 
 const shipped = join(__dirname, '..', '..', 'models', 'generic', 'generic.onnx');
@@ -42,6 +48,10 @@ t.test('the shipped generic model is the recipe\'s', { skip: existsSync(shipped)
   t.equal(model.metadata.quantization.scheme, 'none');
   t.notOk(model.hasLogvar);
   await model.release();
+  const int8 = await loadModel(join(__dirname, '..', '..', 'models', 'generic', 'generic-int8.onnx'));
+  t.equal(int8.id, model.id, 'the shipped int8 variant is the same model');
+  t.equal(int8.metadata.quantization.scheme, 'int8-weight');
+  await int8.release();
 });
 
 t.test('forecast summary: ratios against persistence, flat series left out of the ratios', (t) => {
