@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'E_CLOSED' // the engine was closed
   | 'E_PAYLOAD' // an MQTT payload cannot be decoded
   | 'E_TOPIC' // an MQTT topic does not match the template
-  | 'E_OVERLOAD'; // a reading was dropped by the drop policy
+  | 'E_OVERLOAD' // a reading was dropped by the drop policy
+  | 'E_SIGNATURE'; // a model is unsigned, or its ed25519 signature does not verify
 
 export interface ErrorDetails {
   /** The file the problem is in, when there is one. */

@@ -1,5 +1,6 @@
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { parseEd25519Key, verifyModelSignature } from '../model/signature';
 
 /**
  * The device side of `edgelstm deploy` over MQTT. The deployer publishes a
@@ -106,8 +107,8 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): () => Prom
   const statusTopic = modelStatusTopic(name, prefix);
   const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
   const log = opts.log ?? { info: () => undefined, warn: () => undefined };
-  const publicKey: KeyObject | undefined = opts.publicKeyPem ? createPublicKey(opts.publicKeyPem) : undefined;
-  if (publicKey && publicKey.asymmetricKeyType !== 'ed25519') throw new TypeError(`publicKeyPem: expected an ed25519 key, found ${publicKey.asymmetricKeyType}`);
+  // A bad key fails here, at start, not at the first update.
+  if (opts.publicKeyPem) parseEd25519Key(opts.publicKeyPem, 'public', 'publicKeyPem');
 
   let current = { sha256: sha256Hex(opts.current.bytes), model: opts.current.model };
   // The running model and the one before it, so a rollback needs no download.
@@ -142,10 +143,7 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): () => Prom
     }
     try {
       const bytes = await fetchBytes(req);
-      if (publicKey) {
-        if (req.signature === undefined) throw new Error('model is unsigned and this device requires an ed25519 signature');
-        if (!verify(null, bytes, publicKey, Buffer.from(req.signature, 'base64'))) throw new Error('model signature does not verify against the configured public key (tampered, or signed with another key)');
-      }
+      if (opts.publicKeyPem) verifyModelSignature(bytes, req.signature, opts.publicKeyPem, req.url ?? `model ${req.sha256.slice(0, 12)}`);
       const { model } = await opts.apply(bytes, req);
       const previous = current.sha256;
       current = { sha256: req.sha256, model };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EdgeLstmError } from '../errors';
 import type { Model } from '../model/load-model';
+import { readSignatureFile, SIGNATURE_SUFFIX, verifyModelSignature } from '../model/signature';
 
 /** A request to swap the model: a file path or an http(s) URL, and the SHA-256 the bytes must have. */
 export interface ReloadRequest {
@@ -9,6 +10,8 @@ export interface ReloadRequest {
   url?: string;
   /** Hex SHA-256 of the file; required with a URL (the bytes cross a network). */
   sha256?: string;
+  /** Base64 ed25519 signature of the model; without it PATH.sig (or URL.sig) is looked for when a public key is configured. */
+  signature?: string;
 }
 
 /** Parses a control message (`{"path": ...}` or `{"url": ..., "sha256": ...}`); E_PAYLOAD when unusable. */
@@ -22,7 +25,7 @@ export function parseReloadRequest(payload: Buffer): ReloadRequest {
   if (typeof o !== 'object' || o === null) throw new EdgeLstmError('E_PAYLOAD', 'model control message must be an object', { field: 'payload' });
   const r = o as Record<string, unknown>;
   const req: ReloadRequest = {};
-  for (const k of ['path', 'url', 'sha256'] as const) {
+  for (const k of ['path', 'url', 'sha256', 'signature'] as const) {
     if (r[k] !== undefined) {
       if (typeof r[k] !== 'string' || r[k].length === 0) throw new EdgeLstmError('E_PAYLOAD', `${k} must be a non-empty string`, { field: k });
       req[k] = r[k];
@@ -34,8 +37,24 @@ export function parseReloadRequest(payload: Buffer): ReloadRequest {
   return req;
 }
 
-/** Reads the model bytes and checks the hash before anything is parsed. */
-export async function fetchModelBytes(req: ReloadRequest, maxBytes = 512 * 1024 * 1024): Promise<{ bytes: Uint8Array; name: string }> {
+/** The signature of a reload: the message's field, else PATH.sig, else URL.sig (absent: undefined). */
+async function findSignature(req: ReloadRequest): Promise<Uint8Array | string | undefined> {
+  if (req.signature !== undefined) return req.signature;
+  if (req.path !== undefined) return readSignatureFile(req.path);
+  const url = new URL(req.url!);
+  url.pathname += SIGNATURE_SUFFIX;
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new EdgeLstmError('E_SIGNATURE', `cannot fetch model signature: HTTP ${res.status}`, { file: url.href });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Reads the model bytes and checks the hash, and the ed25519 signature when
+ * `publicKeyPem` is given (E_SIGNATURE: unsigned or not verifying), before
+ * anything is parsed.
+ */
+export async function fetchModelBytes(req: ReloadRequest, maxBytes = 512 * 1024 * 1024, publicKeyPem?: string): Promise<{ bytes: Uint8Array; name: string }> {
   let bytes: Uint8Array;
   let name: string;
   if (req.url !== undefined) {
@@ -57,6 +76,7 @@ export async function fetchModelBytes(req: ReloadRequest, maxBytes = 512 * 1024 
     const got = createHash('sha256').update(bytes).digest('hex');
     if (got !== req.sha256.toLowerCase()) throw new EdgeLstmError('E_MODEL', 'model SHA-256 does not match', { file: name, field: 'sha256', expected: req.sha256, found: got });
   }
+  if (publicKeyPem !== undefined) verifyModelSignature(bytes, await findSignature(req), publicKeyPem, name);
   return { bytes, name };
 }
 
