@@ -255,6 +255,7 @@ export class StateCopier {
   gather(bh: Float32Array, bc: Float32Array, sh: Float32Array, sc: Float32Array, slots: readonly number[], B: number): void {
     const H = this.#H;
     const L = this.#L;
+    if (L === 1 && copyRuns(sh, sc, bh, bc, slots, B, H, true)) return;
     const v = [pairView(bh, H), pairView(bc, H), pairView(sh, H), pairView(sc, H)];
     if (v.every((x) => x !== undefined)) {
       const [bh2, bc2, sh2, sc2] = v as Float64Array[];
@@ -280,6 +281,7 @@ export class StateCopier {
   scatter(hn: Float32Array, cn: Float32Array, sh: Float32Array, sc: Float32Array, slots: readonly number[], B: number): void {
     const H = this.#H;
     const L = this.#L;
+    if (L === 1 && copyRuns(hn, cn, sh, sc, slots, B, H, false)) return;
     const v = [pairView(hn, H), pairView(cn, H), pairView(sh, H), pairView(sc, H)];
     if (v.every((x) => x !== undefined)) {
       const [hn2, cn2, sh2, sc2] = v as Float64Array[];
@@ -295,4 +297,55 @@ export class StateCopier {
     }
     for (let i = 0; i < B; i++) scatterState(hn, cn, sh, sc, slots[i]!, i, B, L, H);
   }
+}
+
+/** Batches whose slots mostly run in order (devices that report in turn) are copied run by run. */
+const MIN_RUN = 16;
+
+/**
+ * With one layer, the store's [slot, H] rows and the batch's [B, H] rows have
+ * the same layout, so a run of consecutive slots is one memcpy (TypedArray
+ * set) instead of a loop. Returns false, having copied nothing, when the
+ * batch has too few long runs for that to pay (the caller then loops).
+ * `toBatch`: store -> batch (gather; slot -1 means zeros) or batch -> store.
+ */
+function copyRuns(srcH: Float32Array, srcC: Float32Array, dstH: Float32Array, dstC: Float32Array, slots: readonly number[], B: number, H: number, toBatch: boolean): boolean {
+  let inRuns = 0;
+  for (let i = 0; i < B; ) {
+    let j = i + 1;
+    const s0 = slots[i]!;
+    while (j < B && s0 >= 0 && slots[j] === s0 + (j - i)) j++;
+    if (j - i >= MIN_RUN) inRuns += j - i;
+    i = j;
+  }
+  if (inRuns * 2 < B) return false;
+  for (let i = 0; i < B; ) {
+    const s0 = slots[i]!;
+    let j = i + 1;
+    while (j < B && s0 >= 0 && slots[j] === s0 + (j - i)) j++;
+    if (s0 < 0) {
+      // Only in a gather: a fresh device starts from zeros.
+      dstH.fill(0, i * H, (i + 1) * H);
+      dstC.fill(0, i * H, (i + 1) * H);
+    } else if (j - i >= MIN_RUN) {
+      const n = (j - i) * H;
+      if (toBatch) {
+        dstH.set(srcH.subarray(s0 * H, s0 * H + n), i * H);
+        dstC.set(srcC.subarray(s0 * H, s0 * H + n), i * H);
+      } else {
+        dstH.set(srcH.subarray(i * H, i * H + n), s0 * H);
+        dstC.set(srcC.subarray(i * H, i * H + n), s0 * H);
+      }
+    } else {
+      for (let k = i; k < j; k++) {
+        const s = slots[k]!;
+        const from = toBatch ? s * H : k * H;
+        const to = toBatch ? k * H : s * H;
+        copySpan(srcH, from, dstH, to, H);
+        copySpan(srcC, from, dstC, to, H);
+      }
+    }
+    i = j;
+  }
+  return true;
 }
