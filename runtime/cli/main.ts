@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { module: string; summary: string; export?: strin
   eval: { module: '../eval/eval-command', summary: 'NAB score and forecast accuracy on a data folder' },
   demo: { module: '../service/demo-command', summary: 'a simulated fleet with injected anomalies against a running service' },
   train: { module: '../../models/toolchain/train-command', summary: 'train an LSTM forecaster on CSV files' },
+  export: { module: '../../models/toolchain/export-command', summary: 'write a model in the contract\'s canonical form, or its weights as JSON' },
   quantize: { module: '../../models/quantize/quantize-command', summary: 'int8-quantize a model (batch-invariant by default)' },
   inspect: { module: '../../models/import/inspect-command', summary: 'print a model\'s tensors, metadata, size and fingerprint' },
   import: { module: '../../models/import/import-command', summary: 'fold a sidecar manifest into a PyTorch-exported model' },

@@ -1,0 +1,31 @@
+import { EdgeLstmError } from '../../runtime/errors';
+import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
+import { reportError } from '../../runtime/cli/main';
+import { writeFileAtomic } from './atomic-write';
+import { exportModelFile, type ExportFormat } from './export-file';
+
+const USAGE = 'edgelstm export MODEL --out OUT.onnx|OUT.json';
+
+const SPECS = {
+  out: { type: 'string', required: true, placeholder: 'OUT.onnx', description: 'where to write: .onnx for the canonical contract form (float32, standard LSTM op, default tensor names, metadata in the file), .json for weights and metadata as JSON' },
+} satisfies OptionSpecs;
+
+/** `edgelstm export`: a model in the contract's canonical form, or its weights as JSON. Nothing is written unless the result checks. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const { values: o, positionals, help } = parseArgs(argv, SPECS);
+    if (help) {
+      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new EdgeLstmError('E_CONFIG', `expected one MODEL argument, found ${positionals.length} (usage: ${USAGE})`, { field: 'MODEL' });
+    const format: ExportFormat | undefined = /\.onnx$/i.test(o.out) ? 'onnx' : /\.json$/i.test(o.out) ? 'json' : undefined;
+    if (!format) throw new EdgeLstmError('E_CONFIG', `option --out: expected a file name ending in .onnx or .json, found "${o.out}"`, { field: 'out', expected: '.onnx or .json', found: o.out });
+    const { bytes, metadata } = await exportModelFile(positionals[0]!, format);
+    writeFileAtomic(o.out, bytes);
+    process.stderr.write(`edgelstm export: wrote ${o.out} (${bytes.length} bytes, ${metadata.name}@${metadata.version}, ${format})\n`);
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}
