@@ -22,6 +22,8 @@
 import { DEFAULT_LIKELIHOOD, likelihoodWidth, logLikelihood, updateLikelihood, type LikelihoodOptions } from '../engine/likelihood';
 
 export interface CalibrationOptions {
+  /** Score the forecast errors (parts 1 and 2). Default true; false leaves range novelty alone, for ablations. */
+  errors: boolean;
   /** Horizon of the error scale, in rows. Default 2000, the likelihood's long window. */
   errorWindow: number;
   /** 'mae': error over the mean absolute error (default); 'rms': over the root mean square error. */
@@ -43,6 +45,7 @@ export interface CalibrationOptions {
 }
 
 export const CALIBRATION_DEFAULTS: Readonly<CalibrationOptions> = Object.freeze({
+  errors: true,
   errorWindow: 2000,
   scale: 'mae',
   zCap: 10,
@@ -61,6 +64,7 @@ export function resolveCalibration(o: Partial<CalibrationOptions> = {}): Calibra
     if (!ok) throw new RangeError(`${name}: expected ${expected}, found ${JSON.stringify(found)}`);
   };
   const int = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  check(typeof r.errors === 'boolean', 'errors', 'true or false', r.errors);
   check(int(r.errorWindow, 1), 'errorWindow', 'an integer >= 1', r.errorWindow);
   check(r.scale === 'mae' || r.scale === 'rms', 'scale', '"mae" or "rms"', r.scale);
   check(typeof r.zCap === 'number' && r.zCap > 0, 'zCap', 'a number > 0', r.zCap);
@@ -114,7 +118,7 @@ export class ErrorCalibration {
       const z = this.#errors > 0 ? Math.min(Math.abs(error) / (o.scale === 'mae' ? this.#scale + 1e-12 : Math.sqrt(this.#scale + 1e-12)), o.zCap) : 0;
       this.#errors++;
       this.#scale += (e - this.#scale) / Math.min(this.#errors, o.errorWindow);
-      s = logLikelihood(updateLikelihood(o.likelihood, this.#lik, 0, z));
+      if (o.errors) s = logLikelihood(updateLikelihood(o.likelihood, this.#lik, 0, z));
       if (o.novelty && this.#rows >= o.noveltyAfter && this.#isNovel(value)) s = 1;
       if (this.#rest > 0) {
         this.#rest--;

@@ -1,7 +1,7 @@
 /**
  * `edgelstm eval nab --data DIR [--labels FILE] [--files LIST] [--report FILE]
  * [--detector NAME] [--scores DIR] [--threshold X] [--concurrency N]
- * [--reveal-range] [--json FILE]`: streams the NAB corpus
+ * [--reveal-range] [--detector-options JSON] [--json FILE]`: streams the NAB corpus
  * through a detector, prints the three profile scores at NAB's chosen
  * thresholds and the forecast accuracy table, and optionally writes an HTML
  * report and a JSON summary.
@@ -27,6 +27,7 @@ const SPECS = {
   detector: { type: 'string', default: 'zscore', choices: Object.keys(DETECTORS), description: 'the detector to run' },
   scores: { type: 'string', placeholder: 'dir', description: 'for --detector stored: folder of stored NAB outputs (e.g. reference_outputs/numenta)' },
   model: { type: 'string', placeholder: 'file.onnx', description: 'for --detector lstm: the model (default: the shipped generic model)' },
+  'detector-options': { type: 'string', placeholder: 'json', description: 'override detector defaults for an ablation, e.g. \'{"novelty":false}\' (lstm: error-calibration.ts; zscore: zscore-detector.ts)' },
   threshold: { type: 'number', min: 0, max: 1, placeholder: 'score', description: "score every profile at this fixed threshold instead of NAB's sweep (e.g. to check a published number)" },
   concurrency: { type: 'number', integer: true, min: 1, max: 256, default: 1, description: 'files streamed at once, each through its own detector (same parameters); for batching engines' },
   'reveal-range': { type: 'boolean', default: false, description: "tell the detector each file's min and max up front (NAB allows this; off: no look-ahead at all)" },
@@ -38,6 +39,18 @@ const USAGE = 'edgelstm eval nab --data DIR [options]';
 
 function write(s: string): void {
   process.stdout.write(`${s}\n`);
+}
+
+function parseDetectorOptions(json: string | undefined): Record<string, unknown> | undefined {
+  if (json === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    throw new EdgeLstmError('E_CONFIG', `--detector-options: not JSON: ${(e as Error).message}`, { field: 'detector-options', expected: 'a JSON object', found: json });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EdgeLstmError('E_CONFIG', '--detector-options: expected a JSON object', { field: 'detector-options', expected: 'a JSON object', found: json });
+  return v as Record<string, unknown>;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -59,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   const keys = selectFiles(listNabFiles(paths.dataDir), o.files);
   if (keys.length === 0) throw new EdgeLstmError('E_CONFIG', `--data: no <category>/<name>.csv files under ${paths.dataDir}`, { field: 'data', found: paths.dataDir });
   const spec = DETECTORS[o.detector]!;
-  const settings = { scoresDir: o.scores, modelPath: o.model };
+  const settings = { scoresDir: o.scores, modelPath: o.model, options: parseDetectorOptions(o['detector-options']) };
   // The first detector is made now, so a bad setting fails before any file is read; more lanes get fresh ones.
   let first: Detector | undefined = await spec.create(settings);
   const detector = first;
@@ -85,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   const rows = runs.reduce((s, r) => s + r.scores.length, 0);
 
   write(`NAB: detector ${detector.name}, ${runs.length} files, ${rows} rows, ${outcomes[0]?.score.windows ?? 0} windows, ${(elapsedMs / 1000).toFixed(1)} s${o['reveal-range'] ? ' (file min/max revealed up front, as NAB allows)' : ''}`);
+  if (settings.options !== undefined) write(`detector options (overriding the defaults): ${JSON.stringify(settings.options)}`);
   if (runs.length < 58) write('(a subset: scores are normalised over its windows only, not comparable with the 58-file scoreboard)');
   write(o.threshold === undefined ? "\nThresholds chosen NAB's way (per profile, the one that maximises the score over all files):" : `\nAt the fixed threshold ${o.threshold}:`);
   write(scoreText(outcomes));
@@ -101,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.json !== undefined) {
     const summary = {
       detector: detector.name,
+      detectorOptions: settings.options ?? null,
       files: keys,
       rows,
       elapsedMs,

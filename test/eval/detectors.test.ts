@@ -53,9 +53,13 @@ t.test('zscore detector: scores in [0, 1], a spike scores high, reset forgets, r
   t.ok(Math.abs(a.forecasts[100]! - ys[100]!) < 2, 'forecast tracks the level');
 });
 
-t.test('registry: zscore and stored', async (t) => {
-  t.same(Object.keys(DETECTORS), ['zscore', 'lstm', 'stored']);
+t.test('registry: zscore, persistence and stored; options are checked by name and value', async (t) => {
+  t.same(Object.keys(DETECTORS), ['zscore', 'lstm', 'persistence', 'stored']);
   t.equal((await DETECTORS['zscore']!.create({})).name, 'zscore-likelihood');
+  t.equal((await DETECTORS['persistence']!.create({ options: { restRows: 10 } })).name, 'persistence-calibrated');
+  t.throws(() => DETECTORS['zscore']!.create({ options: { alpha: 2 } }), { code: 'E_CONFIG', message: /--detector-options: alpha/ });
+  t.throws(() => DETECTORS['persistence']!.create({ options: { alpha: 0.5 } }), { code: 'E_CONFIG', message: /unknown option "alpha"/ });
+  await t.rejects(Promise.resolve().then(() => DETECTORS['lstm']!.create({ modelPath: '/nonexistent.onnx', options: { scale: 'l2' } })), { code: 'E_CONFIG', message: /scale: expected "mae" or "rms", found "l2"/ });
   t.throws(() => DETECTORS['stored']!.create({}), { code: 'E_CONFIG', message: /--scores/ });
 });
 
@@ -78,20 +82,9 @@ t.test('the lstm registry entry streams a NAB file through the engine end to end
   const model = writeTestModel(tempDir(), { hidden: 8 });
   const lstm = await DETECTORS['lstm']!.create({ modelPath: model });
   t.equal(lstm.name, 'edgelstm-lstm');
-  // lstm-detector.ts can return logLikelihood(0) = -4.2e-12, just below NAB's [0, 1], which the harness rightly
-  // refuses; until it clamps, clamp here so the wiring (engine -> harness -> scorer) is still exercised.
-  const clamped: Detector = {
-    name: lstm.name,
-    reset: (c) => lstm.reset(c),
-    step: async (ts, v) => {
-      const o = await lstm.step(ts, v);
-      return { ...o, score: Math.min(1, Math.max(0, o.score)) };
-    },
-    close: () => lstm.close?.(),
-  };
   const paths = resolveNabPaths(NAB_DIR);
   const labels = readWindowLabels(paths.labelsFile);
-  const runs = await runCorpus(clamped, ['artificialWithAnomaly/art_daily_jumpsup.csv'], (k) => loadNabFile(paths, labels, k));
+  const runs = await runCorpus(lstm, ['artificialWithAnomaly/art_daily_jumpsup.csv'], (k) => loadNabFile(paths, labels, k));
   t.equal(runs[0]!.scores.length, 4032);
   t.ok(runs[0]!.forecasts.slice(1).every((f) => Number.isFinite(f)), 'a forecast for every row after the first');
   t.ok(runs[0]!.forecastAccuracy.methods.detector, 'forecast accuracy measured for the LSTM');

@@ -21,7 +21,7 @@ async function run(argv: string[]): Promise<{ code: number; out: string }> {
 t.test('usage and option errors', async (t) => {
   t.equal((await run([])).code, 2);
   t.match((await run(['--help'])).out, /edgelstm eval nab --data DIR/);
-  t.match((await run(['nab', '--help'])).out, /--detector <zscore\|lstm\|stored>/);
+  t.match((await run(['nab', '--help'])).out, /--detector <zscore\|lstm\|persistence\|stored>/);
   await t.rejects(main(['kdd']), { code: 'E_CONFIG', message: /unknown benchmark "kdd"/ });
   await t.rejects(main(['nab']), { code: 'E_CONFIG', message: /--data/ });
   await t.rejects(main(['nab', '--data', NAB_DIR, '--detector', 'magic']), { code: 'E_CONFIG', message: /--detector/ });
@@ -29,6 +29,12 @@ t.test('usage and option errors', async (t) => {
     await t.rejects(main(['nab', '--data', NAB_DIR, '--files', 'nothing*']), { code: 'E_CONFIG', message: /matches no data file/ });
     await t.rejects(main(['nab', '--data', NAB_DIR, '--detector', 'stored', '--files', 'nyc_taxi.csv']), { code: 'E_CONFIG', message: /needs --scores/ });
     await t.rejects(main(['nab', '--data', NAB_DIR, '--detector', 'lstm', '--model', '/nonexistent/m.onnx', '--files', 'nyc_taxi.csv']), { code: 'E_MODEL', message: /m\.onnx/ });
+    const opt = (json: string): string[] => ['nab', '--data', NAB_DIR, '--detector', 'lstm', '--model', '/nonexistent/m.onnx', '--files', 'nyc_taxi.csv', '--detector-options', json];
+    // Each is refused before the (missing) model is touched.
+    await t.rejects(main(opt('{bad')), { code: 'E_CONFIG', message: /--detector-options: not JSON/ });
+    await t.rejects(main(opt('[1]')), { code: 'E_CONFIG', message: /--detector-options: expected a JSON object/ });
+    await t.rejects(main(opt('{"restRow":100}')), { code: 'E_CONFIG', message: /--detector-options: unknown option "restRow"/ });
+    await t.rejects(main(opt('{"restRows":-1}')), { code: 'E_CONFIG', message: /--detector-options: restRows: expected an integer >= 0, found -1/ });
   }
 });
 
