@@ -76,3 +76,11 @@ export function predictFlow(id: string, model: string, extra: Record<string, unk
 export function series(n: number, phase = 0): number[] {
   return Array.from({ length: n }, (_, i) => 20 + 3 * Math.sin((i + phase) / 5) + 0.1 * Math.cos(i * 1.7));
 }
+
+/** Warnings logged so far by nodes of a type (Node-RED's WARN level is 30). */
+export function warningsOf(type: string): string[] {
+  return helper
+    .log()
+    .args.filter(([e]) => e.level === 30 && e.type === type)
+    .map(([e]) => String(e.msg));
+}

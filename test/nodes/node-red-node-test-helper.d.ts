@@ -16,6 +16,8 @@ declare module 'node-red-node-test-helper' {
     load(nodes: NodeModule | NodeModule[], flow: FlowNode[], credentials?: Record<string, unknown>): Promise<void>;
     unload(): Promise<void>;
     getNode(id: string): TestNode;
+    /** The spy on the runtime log: one call per entry, args[0] = {level, msg, type, id}. */
+    log(): { args: [{ level: number; msg: unknown; type?: string; id?: string }][] };
     startServer(done: (err?: Error) => void): void;
     stopServer(done: (err?: Error) => void): void;
   }
