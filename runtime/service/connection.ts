@@ -115,7 +115,9 @@ export class BrokerConnection {
     this.#log.info({ attempt: this.#attempt, delayMs: Math.round(delay) }, 'broker disconnected; reconnecting');
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (!this.#closing) this.client.reconnect();
+      // mqtt.js's reconnect() without arguments replaces the stores with empty ones, losing the
+      // QoS 1/2 results not yet acknowledged by the broker; passing them keeps them for resending.
+      if (!this.#closing) this.client.reconnect({ incomingStore: this.client.incomingStore, outgoingStore: this.client.outgoingStore });
     }, delay);
   }
 
