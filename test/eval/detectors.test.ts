@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DETECTORS } from '../../runtime/eval/detectors';
+import type { LstmDetector } from '../../runtime/eval/lstm-detector';
 import { StoredScoresDetector } from '../../runtime/eval/stored-scores-detector';
 import { parseNabTime } from '../../runtime/eval/timestamp';
 import { ZScoreDetector } from '../../runtime/eval/zscore-detector';
@@ -80,8 +81,10 @@ t.test('stored scores: NAB layout, alignment checked row by row', async (t) => {
 
 t.test('the lstm registry entry streams a NAB file through the engine end to end', { skip: skipUnless(HAVE_NAB, NO_NAB) }, async (t) => {
   const model = writeTestModel(tempDir(), { hidden: 8 });
-  const lstm = await DETECTORS['lstm']!.create({ modelPath: model });
+  const lstm = await DETECTORS['lstm']!.create({ modelPath: model, options: { restRows: 100 } });
   t.equal(lstm.name, 'edgelstm-lstm');
+  t.equal((lstm as LstmDetector).calibration.restRows, 100, 'options reach the calibration');
+  t.equal((lstm as LstmDetector).calibration.scale, 'mae', 'the rest stay at their defaults');
   const paths = resolveNabPaths(NAB_DIR);
   const labels = readWindowLabels(paths.labelsFile);
   const runs = await runCorpus(lstm, ['artificialWithAnomaly/art_daily_jumpsup.csv'], (k) => loadNabFile(paths, labels, k));
