@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { EdgeLstmError } from '../../runtime/errors';
-import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand, readModelFile } from '../../runtime/cli/command';
 import { writeFileAtomic } from '../toolchain/atomic-write';
 import { readManifest } from './manifest';
 import { importManifest } from './import-model';
@@ -15,33 +13,14 @@ const SPECS = {
 } satisfies OptionSpecs;
 
 /** `edgelstm import`: one file instead of a model plus a sidecar. Nothing is written unless the result loads. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    const { values: o, positionals, help } = parseArgs(argv, SPECS);
-    if (help) {
-      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      throw new EdgeLstmError('E_CONFIG', `expected one MODEL argument, found ${positionals.length} (usage: ${USAGE})`, { field: 'MODEL' });
-    }
-    const file = positionals[0]!;
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (e) {
-      throw new EdgeLstmError('E_MODEL', `${file}: cannot read model file: ${(e as Error).message}`, { file });
-    }
-    const manifest = readManifest(o.manifest);
-    const { bytes: out, metadata } = await importManifest(bytes, manifest, {
-      file,
-      manifestFile: o.manifest,
-      verifyWith: o.backend as 'native' | 'wasm' | 'reference',
-    });
-    writeFileAtomic(o.out, out);
-    process.stderr.write(`edgelstm import: wrote ${o.out} (${out.length} bytes, ${metadata.name}@${metadata.version}, quantization ${metadata.quantization.scheme})\n`);
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  }
-}
+export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: ['MODEL'] }, async (o, [file]) => {
+  const bytes = readModelFile(file!);
+  const manifest = readManifest(o.manifest);
+  const { bytes: out, metadata } = await importManifest(bytes, manifest, {
+    file: file!,
+    manifestFile: o.manifest,
+    verifyWith: o.backend as 'native' | 'wasm' | 'reference',
+  });
+  writeFileAtomic(o.out, out);
+  process.stderr.write(`edgelstm import: wrote ${o.out} (${out.length} bytes, ${metadata.name}@${metadata.version}, quantization ${metadata.quantization.scheme})\n`);
+});

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { EdgeLstmError, ModelError } from '../../runtime/errors';
-import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand, readModelFile } from '../../runtime/cli/command';
 import { readManifest } from './manifest';
 import { formatReport, inspectModel } from './inspect-model';
 
@@ -13,33 +13,16 @@ const SPECS = {
 } satisfies OptionSpecs;
 
 /** `edgelstm inspect`: what a model file holds. Reads only; a model that breaks the contract is still shown, with the reason. */
-export async function main(argv: string[]): Promise<number> {
+export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: ['MODEL'] }, async (o, [file]) => {
+  const bytes = readModelFile(file!);
+  const beside = file!.replace(/\.onnx$/i, '') + '.json';
+  const manifestPath = o.manifest ?? (existsSync(beside) ? beside : undefined);
+  let report;
   try {
-    const { values: o, positionals, help } = parseArgs(argv, SPECS);
-    if (help) {
-      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new EdgeLstmError('E_CONFIG', `expected one MODEL argument, found ${positionals.length} (usage: ${USAGE})`, { field: 'MODEL' });
-    const file = positionals[0]!;
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (e) {
-      throw new ModelError(`cannot read model file: ${(e as Error).message}`, { file });
-    }
-    const beside = file.replace(/\.onnx$/i, '') + '.json';
-    const manifestPath = o.manifest ?? (existsSync(beside) ? beside : undefined);
-    let report;
-    try {
-      report = inspectModel(bytes, file, manifestPath !== undefined ? readManifest(manifestPath) : undefined);
-    } catch (e) {
-      if (e instanceof EdgeLstmError) throw e;
-      throw new ModelError(`not a valid ONNX file (${(e as Error).message})`, { file });
-    }
-    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n${manifestPath ? `(metadata checked with ${manifestPath})\n` : ''}`);
-    return 0;
+    report = inspectModel(bytes, file!, manifestPath !== undefined ? readManifest(manifestPath) : undefined);
   } catch (e) {
-    return reportError(e);
+    if (e instanceof EdgeLstmError) throw e;
+    throw new ModelError(`not a valid ONNX file (${(e as Error).message})`, { file });
   }
-}
+  process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n${manifestPath ? `(metadata checked with ${manifestPath})\n` : ''}`);
+});

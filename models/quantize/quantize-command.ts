@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { EdgeLstmError } from '../../runtime/errors';
-import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import { existsSync } from 'node:fs';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand, readModelFile } from '../../runtime/cli/command';
 import { loadModel } from '../../runtime/model/load-model';
 import { writeFileAtomic } from '../toolchain/atomic-write';
 import { readManifest } from '../import/manifest';
@@ -24,37 +23,19 @@ const SPECS = {
 } satisfies OptionSpecs;
 
 /** `edgelstm quantize`: writes OUT only after it loads with the same checks as every model. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    const { values: o, positionals, help } = parseArgs(argv, SPECS);
-    if (help) {
-      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
-      return 0;
-    }
-    if (positionals.length !== 2) {
-      throw new EdgeLstmError('E_CONFIG', `expected IN.onnx and OUT.onnx, found ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (usage: ${USAGE})`, { field: 'IN.onnx OUT.onnx' });
-    }
-    const [input, output] = positionals as [string, string];
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(input);
-    } catch (e) {
-      throw new EdgeLstmError('E_MODEL', `${input}: cannot read model file: ${(e as Error).message}`, { file: input });
-    }
-    const beside = input.replace(/\.onnx$/i, '') + '.json';
-    const manifestPath = o.manifest ?? (existsSync(beside) ? beside : undefined);
-    const sidecar = manifestPath !== undefined ? readManifest(manifestPath) : undefined;
-    const mode = o.mode as QuantizeMode;
-    const out = quantizeModel(bytes, { mode, perChannel: o['per-channel'], file: input, ...(sidecar ? { sidecar } : {}) });
-    // The same checks as any model load, and ONNX Runtime's own, before anything is written.
-    const check = await loadModel(out, { sidecar: false, name: output });
-    await check.release();
-    writeFileAtomic(output, out);
-    const ratio = bytes.length / out.length;
-    process.stderr.write(`edgelstm quantize: wrote ${output}: ${out.length} bytes, ${ratio.toFixed(2)}x smaller than ${input} (${bytes.length} bytes), int8-${mode}${o['per-channel'] ? ', per channel' : ''}\n`);
-    if (mode === 'dynamic') process.stderr.write(`edgelstm quantize: caveat: ${DYNAMIC_CAVEAT}\n`);
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  }
-}
+export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: ['IN.onnx', 'OUT.onnx'] }, async (o, positionals) => {
+  const [input, output] = positionals as [string, string];
+  const bytes = readModelFile(input);
+  const beside = input.replace(/\.onnx$/i, '') + '.json';
+  const manifestPath = o.manifest ?? (existsSync(beside) ? beside : undefined);
+  const sidecar = manifestPath !== undefined ? readManifest(manifestPath) : undefined;
+  const mode = o.mode as QuantizeMode;
+  const out = quantizeModel(bytes, { mode, perChannel: o['per-channel'], file: input, ...(sidecar ? { sidecar } : {}) });
+  // The same checks as any model load, and ONNX Runtime's own, before anything is written.
+  const check = await loadModel(out, { sidecar: false, name: output });
+  await check.release();
+  writeFileAtomic(output, out);
+  const ratio = bytes.length / out.length;
+  process.stderr.write(`edgelstm quantize: wrote ${output}: ${out.length} bytes, ${ratio.toFixed(2)}x smaller than ${input} (${bytes.length} bytes), int8-${mode}${o['per-channel'] ? ', per channel' : ''}\n`);
+  if (mode === 'dynamic') process.stderr.write(`edgelstm quantize: caveat: ${DYNAMIC_CAVEAT}\n`);
+});

@@ -1,6 +1,6 @@
 import { EdgeLstmError } from '../../runtime/errors';
-import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand } from '../../runtime/cli/command';
 import { writeFileAtomic } from './atomic-write';
 import { exportModelFile, type ExportFormat } from './export-file';
 
@@ -11,21 +11,10 @@ const SPECS = {
 } satisfies OptionSpecs;
 
 /** `edgelstm export`: a model in the contract's canonical form, or its weights as JSON. Nothing is written unless the result checks. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    const { values: o, positionals, help } = parseArgs(argv, SPECS);
-    if (help) {
-      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new EdgeLstmError('E_CONFIG', `expected one MODEL argument, found ${positionals.length} (usage: ${USAGE})`, { field: 'MODEL' });
-    const format: ExportFormat | undefined = /\.onnx$/i.test(o.out) ? 'onnx' : /\.json$/i.test(o.out) ? 'json' : undefined;
-    if (!format) throw new EdgeLstmError('E_CONFIG', `option --out: expected a file name ending in .onnx or .json, found "${o.out}"`, { field: 'out', expected: '.onnx or .json', found: o.out });
-    const { bytes, metadata } = await exportModelFile(positionals[0]!, format);
-    writeFileAtomic(o.out, bytes);
-    process.stderr.write(`edgelstm export: wrote ${o.out} (${bytes.length} bytes, ${metadata.name}@${metadata.version}, ${format})\n`);
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  }
-}
+export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: ['MODEL'] }, async (o, [file]) => {
+  const format: ExportFormat | undefined = /\.onnx$/i.test(o.out) ? 'onnx' : /\.json$/i.test(o.out) ? 'json' : undefined;
+  if (!format) throw new EdgeLstmError('E_CONFIG', `option --out: expected a file name ending in .onnx or .json, found "${o.out}"`, { field: 'out', expected: '.onnx or .json', found: o.out });
+  const { bytes, metadata } = await exportModelFile(file!, format);
+  writeFileAtomic(o.out, bytes);
+  process.stderr.write(`edgelstm export: wrote ${o.out} (${bytes.length} bytes, ${metadata.name}@${metadata.version}, ${format})\n`);
+});

@@ -70,7 +70,7 @@ t.test('inspect shows a model that breaks the contract, and why; bad files and a
   const cases: Array<[string[], RegExp, number]> = [
     [[join(dir, 'nope.onnx')], /nope\.onnx: cannot read model file/, 1],
     [[join(dir, 'junk.onnx')], /junk\.onnx: not a valid ONNX file/, 1],
-    [[], /expected one MODEL argument, found 0/, 2],
+    [[], /expected MODEL, found 0 arguments/, 2],
     [[lone, '--jsn'], /unknown option --jsn/, 2],
   ];
   for (const [argv, re, want] of cases) {
