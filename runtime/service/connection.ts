@@ -40,6 +40,8 @@ export class BrokerConnection {
   generation = 0;
   onConnect: (() => void) | undefined;
   onDisconnect: (() => void) | undefined;
+  /** The broker answered CONNACK with a refusal: retrying with the same credentials will not help. */
+  onRefused: ((err: Error) => void) | undefined;
 
   constructor(cfg: ServiceConfig, url: string, log: Logger, handler: MessageHandler) {
     this.#cfg = cfg;
@@ -77,7 +79,12 @@ export class BrokerConnection {
       this.onDisconnect?.();
       if (!this.#closing) this.#scheduleReconnect();
     });
-    this.client.on('error', (e) => log.warn({ err: e.message }, 'broker connection error'));
+    this.client.on('error', (e) => {
+      log.warn({ err: e.message }, 'broker connection error');
+      // A CONNACK refusal (bad credentials, not authorized, bad client id) carries a numeric reason code.
+      const code = (e as Error & { code?: unknown }).code;
+      if (typeof code === 'number' && code > 0 && e.message.startsWith('Connection refused')) this.onRefused?.(e);
+    });
   }
 
   connect(): void {

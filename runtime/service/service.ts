@@ -6,7 +6,7 @@ import { Engine } from '../engine/engine';
 import type { Result, Sample } from '../engine/sample';
 import { EdgeLstmError } from '../errors';
 import { loadModel, type Model } from '../model/load-model';
-import { redactConfig, type ServiceConfig } from './config';
+import { redactConfig, redactUrl, type ServiceConfig } from './config';
 import { BrokerConnection } from './connection';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker';
 import { ErrorReporter, type ErrorReport } from './error-reporter';
@@ -93,11 +93,15 @@ export class MqttService {
         this.metrics.connected.set(1);
         this.#conn.client.subscribe({ [cfg.input.filter]: { qos: cfg.qos }, [cfg.controlTopic]: { qos: 1 } }, (err) => (err ? reject(err) : resolve()));
       };
+      // Refused at start (credentials, certificate, ACL): fail now with the broker's reason rather than retry forever.
+      // A broker that is merely down is retried with backoff, so the service may start before it.
+      this.#conn.onRefused = (e) => reject(new EdgeLstmError('E_CONFIG', `broker ${redactUrl(this.brokerUrl)} refused the connection: ${e.message}`, { field: 'broker' }));
     });
     this.#conn.onDisconnect = () => this.metrics.connected.set(0);
     this.#conn.connect();
     await subscribed;
     this.#conn.onConnect = () => this.metrics.connected.set(1); // later sessions: mqtt.js resubscribes
+    this.#conn.onRefused = (e) => log.error({ err: e.message }, 'broker refused the connection; retrying with backoff');
     if (cfg.snapshotIntervalMs > 0 && cfg.stateFile) {
       this.#snapshotTimer = setInterval(() => void this.snapshot().catch((e: unknown) => log.error({ err: (e as Error).message }, 'snapshot failed')), cfg.snapshotIntervalMs);
       this.#snapshotTimer.unref();

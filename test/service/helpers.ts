@@ -1,14 +1,19 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { parseArgs } from '../../runtime/cli/args';
 import { RUN_SPECS, resolveServiceConfig } from '../../runtime/service/config';
 import { MqttService } from '../../runtime/service/service';
 import type { Result } from '../../runtime/engine/sample';
 
 /** A service on an embedded Aedes broker on a free port. */
-export async function startService(modelPath: string, args: string[] = []): Promise<MqttService> {
+export async function startService(modelPath: string, args: string[] = [], log?: Logger): Promise<MqttService> {
   const { values } = parseArgs(['--embedded-port', '0', '--metrics-port', '0', '--watch-model=false', '--client-id', `svc-${process.pid}-${Math.random()}`, ...args], RUN_SPECS);
-  const svc = await MqttService.start(resolveServiceConfig(values, {}), modelPath, pino({ level: process.env['TEST_LOG'] ?? 'silent' }));
+  const svc = await MqttService.start(resolveServiceConfig(values, {}), modelPath, log ?? pino({ level: process.env['TEST_LOG'] ?? 'silent' }));
   await svc.serveMetrics('127.0.0.1', 0);
   return svc;
 }
@@ -49,4 +54,37 @@ export function byDeviceTs(results: unknown[]): Map<string, Result> {
   const m = new Map<string, Result>();
   for (const r of results as Result[]) m.set(`${r.device}@${r.ts}`, r);
   return m;
+}
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+/** A Mosquitto of our own on a free port, with `conf` lines added; resolves once it accepts connections. */
+export async function startMosquitto(dir: string, port: number, conf: string[], name = 'mosquitto.conf'): Promise<ChildProcess> {
+  const path = join(dir, name);
+  // `user root`: the test's temp folder is not readable by the mosquitto user the broker would switch to.
+  writeFileSync(path, [`listener ${port} 127.0.0.1`, 'user root', ...conf, ''].join('\n'));
+  const p = spawn(MOSQUITTO, ['-c', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  for (let i = 0; ; i++) {
+    if (p.exitCode !== null) throw new Error(`mosquitto exited: ${err}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return p;
+    if (i > 100) throw new Error(`mosquitto did not listen on ${port}: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
