@@ -1,5 +1,5 @@
 /** edgelstm: streaming LSTM inference for sensor fleets. The library's public API. */
-export { Engine, type EngineCounters, type BatchInfo } from './engine/engine';
+export { Engine, type EngineCounters, type BatchInfo, type SampleCallback } from './engine/engine';
 export { ENGINE_DEFAULTS, resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './engine/options';
 export type { Sample, Result } from './engine/sample';
 export { validateSample } from './engine/sample';
@@ -14,3 +14,5 @@ export { MemoryStateStore } from './state/memory-store';
 export type { DeviceStateStore, StateLayout, StoreOptions } from './state/store';
 export { EdgeLstmError, SampleError, ModelError, type ErrorCode, type ErrorDetails } from './errors';
 export { defaultModelPath } from './model/default-model';
+export { replayCsv, type ReplayOptions, type ReplayRecord, type ReplaySummary } from './replay/replay';
+export { generateSigningKeyPair, signModelBytes, verifyModelSignature } from './model/signature';
