@@ -14,6 +14,7 @@ export class ServiceMetrics {
   readonly reloads = new Counter({ name: 'edgelstm_model_reloads_total', help: 'model reloads, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly activeDevices = new Gauge({ name: 'edgelstm_active_devices', help: 'devices holding state', registers: [this.registry] });
   readonly queueDepth = new Gauge({ name: 'edgelstm_queue_depth', help: 'readings in flight', registers: [this.registry] });
+  readonly queueHighWater = new Gauge({ name: 'edgelstm_queue_high_water', help: 'most readings ever in flight at once (bounded by --queue-size)', registers: [this.registry] });
   readonly connected = new Gauge({ name: 'edgelstm_broker_connected', help: '1 while connected to the broker', registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'edgelstm_batch_size', help: 'devices per inference call', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers: [this.registry] });
   readonly inferenceSeconds = new Histogram({ name: 'edgelstm_inference_seconds', help: 'wall time of one batch', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });

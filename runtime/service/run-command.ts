@@ -2,7 +2,7 @@ import pino from 'pino';
 import { formatHelp, parseArgs } from '../cli/args';
 import { reportError } from '../cli/main';
 import { defaultModelPath } from '../model/default-model';
-import { RUN_SPECS, resolveServiceConfig } from './config';
+import { RUN_SPECS, redactUrl, resolveServiceConfig } from './config';
 import { MqttService } from './service';
 
 const USAGE = "edgelstm run [--broker mqtt://host:1883] [--model FILE] [--input 'sensors/{device}/telemetry'] [--output 'edgelstm/{device}/result']";
@@ -19,9 +19,16 @@ export async function main(argv: string[]): Promise<number> {
     const cfg = resolveServiceConfig(values);
     const log = pino({ level: cfg.logLevel, base: { svc: 'edgelstm' } }, pino.destination({ dest: 2, sync: true }));
     service = await MqttService.start(cfg, cfg.model ?? defaultModelPath(), log);
+    if (cfg.broker === undefined) {
+      process.stdout.write(service.embeddedBrokerRunning
+        ? `edgelstm: embedded MQTT broker (Aedes) on ${service.brokerUrl}\n`
+        : `edgelstm: a broker already listens on ${service.brokerUrl} (often Mosquitto): using it instead of starting the embedded one\n`);
+    } else process.stdout.write(`edgelstm: connected to ${redactUrl(service.brokerUrl)}\n`);
+    process.stdout.write(`edgelstm: publish a reading with:\n  ${service.publishHint}\n`);
     if (cfg.metricsPort > 0) {
       const port = await service.serveMetrics(cfg.metricsHost, cfg.metricsPort);
       log.info({ url: `http://${cfg.metricsHost}:${port}/metrics` }, 'metrics and /health served');
+      process.stdout.write(`edgelstm: metrics on http://${cfg.metricsHost}:${port}/metrics, health on /health\n`);
     }
   } catch (e) {
     return reportError(e);

@@ -50,6 +50,12 @@ export class MqttService {
   #watched: string | undefined;
   #stopping = false;
   duplicates = 0;
+  /** A command line that publishes one reading to this service, and one that shows the results. */
+  publishHint = '';
+  /** Whether the embedded broker runs (false: none asked for, or another broker already held the port). */
+  get embeddedBrokerRunning(): boolean {
+    return this.#broker?.ours ?? false;
+  }
 
   private constructor(cfg: ServiceConfig, model: Model, log: Logger) {
     this.cfg = cfg;
@@ -79,14 +85,19 @@ export class MqttService {
     if (cfg.broker === undefined) {
       this.#broker = await startEmbeddedBroker(cfg.embeddedPort);
       this.brokerUrl = this.#broker.url;
-      if (this.#broker.ours) log.info({ url: this.brokerUrl }, `embedded broker listening; publish a reading with: mosquitto_pub -h 127.0.0.1 -p ${this.#broker.port} -t '${cfg.input.fill({ device: 'pump-7', feature: this.engine.model.metadata.features[0]! })}' -m 21.4`);
-      else log.info({ url: this.brokerUrl }, 'a broker already listens there: using it instead of the embedded one');
+      if (this.#broker.ours) log.info({ url: this.brokerUrl }, 'embedded broker (Aedes) listening');
+      else log.info({ url: this.brokerUrl }, 'a broker already listens there (often Mosquitto): using it instead of the embedded one');
       if (this.#broker.ours && cfg.protocolVersion === 5) {
         // Aedes speaks MQTT 3.1.1 only.
         cfg.protocolVersion = 4;
         log.info('embedded broker: MQTT 3.1.1');
       }
     } else this.brokerUrl = cfg.broker;
+    const u = new URL(this.brokerUrl);
+    const topic = cfg.input.fill({ device: 'pump-7', feature: this.engine.model.metadata.features[0]! });
+    const payload = cfg.input.placeholders.includes('feature') ? '21.4' : JSON.stringify({ [this.engine.model.metadata.features[0]!]: 21.4 });
+    this.publishHint = `mosquitto_pub -h ${u.hostname} -p ${u.port || 1883} -q 1 -t '${topic}' -m '${payload}'   (results: mosquitto_sub -h ${u.hostname} -p ${u.port || 1883} -t '${cfg.output.fill({ device: '+' }).replace(/\/_(?=\/|$)/g, '/+')}' -v)`;
+    log.info({ hint: this.publishHint }, 'publish a reading');
     this.#conn = new BrokerConnection(cfg, this.brokerUrl, log, (p, admitted) => this.#onMessage(p, admitted));
     const subscribed = new Promise<void>((resolve, reject) => {
       this.#conn.onConnect = () => {
@@ -211,6 +222,7 @@ export class MqttService {
     }
     if (s.ts !== undefined) this.#submittedTs.set(s.device, s.ts);
     this.metrics.queueDepth.set(this.queue.size);
+    this.metrics.queueHighWater.set(this.queue.highWater);
   }
 
   #onResult(s: Sample, origin: Origin, err: Error | null, r: Result | undefined): void {
