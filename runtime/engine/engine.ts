@@ -84,6 +84,10 @@ export class Engine {
     if (this.#store.layout.stateWidth !== L * H || this.#store.layout.auxWidth !== this.#layout.width) {
       throw new EdgeLstmError('E_CONFIG', `state store layout ${this.#store.layout.stateWidth}/${this.#store.layout.auxWidth} does not fit the model (${L * H}/${this.#layout.width})`, { field: 'store' });
     }
+    this.#store.onEvict = (device) => {
+      this.counters.evicted++;
+      this.#forgetQueue(device);
+    };
     // A batch never holds more devices than the store can keep, or one would evict a batch-mate.
     this.#maxBatch = Math.min(this.options.maxBatch, this.#store.maxDevices);
     this.#scratch = new BatchScratch(this.#maxBatch, model, this.#layout.width);
@@ -262,12 +266,7 @@ export class Engine {
     const now = Date.now();
     for (let i = 0; i < taken.length; i++) {
       const p = taken[i]!;
-      const a = this.#store.acquire(p.sample.device, now);
-      if (a.evicted !== undefined) {
-        this.counters.evicted++;
-        this.#forgetQueue(a.evicted);
-      }
-      p.slot = a.slot;
+      p.slot = this.#store.acquire(p.sample.device, now);
     }
     try {
       const { results, gapResets } = await stepBatch(

@@ -1,4 +1,4 @@
-import type { AcquireResult, DeviceStateStore, StateLayout, StoreOptions } from './store';
+import type { DeviceStateStore, StateLayout, StoreOptions } from './store';
 
 const NONE = -1;
 
@@ -13,6 +13,7 @@ export class MemoryStateStore implements DeviceStateStore {
   h: Float32Array;
   c: Float32Array;
   aux: Float64Array;
+  onEvict: ((device: string) => void) | undefined;
   #capacity: number;
   #ids: (string | undefined)[];
   #slots = new Map<string, number>();
@@ -45,18 +46,18 @@ export class MemoryStateStore implements DeviceStateStore {
     return this.#slots.size;
   }
 
-  acquire(device: string, now: number): AcquireResult {
+  acquire(device: string, now: number): number {
     const known = this.#slots.get(device);
     if (known !== undefined) {
       this.#touch(known, now);
-      return { slot: known, created: false, evicted: undefined };
+      return known;
     }
     let evicted: string | undefined;
     if (this.#free.length === 0) {
       if (this.#capacity < this.maxDevices) this.#grow();
       else {
-        evicted = this.#ids[this.#head];
-        this.delete(evicted!);
+        evicted = this.#ids[this.#head]!;
+        this.delete(evicted);
       }
     }
     const slot = this.#free.pop()!;
@@ -65,7 +66,8 @@ export class MemoryStateStore implements DeviceStateStore {
     this.#zero(slot);
     this.#append(slot);
     this.#lastUsed[slot] = now;
-    return { slot, created: true, evicted };
+    if (evicted !== undefined) this.onEvict?.(evicted);
+    return slot;
   }
 
   slotOf(device: string): number {

@@ -98,7 +98,7 @@ export function decodeSnapshotInto(bytes: Uint8Array, store: DeviceStateStore, i
   const c = new Float32Array(copy.buffer, n * w * 4, n * w);
   const aux = new Float64Array(copy.buffer, n * w * 8, n * a);
   header.devices.forEach((d, i) => {
-    const { slot } = store.acquire(d, header.lastUsed[i] ?? 0);
+    const slot = store.acquire(d, header.lastUsed[i] ?? 0);
     store.h.set(h.subarray(i * w, (i + 1) * w), slot * w);
     store.c.set(c.subarray(i * w, (i + 1) * w), slot * w);
     store.aux.set(aux.subarray(i * a, (i + 1) * a), slot * a);

@@ -13,14 +13,6 @@ export interface StateLayout {
   readonly auxWidth: number;
 }
 
-export interface AcquireResult {
-  slot: number;
-  /** True when the device had no slot: its state is fresh (zeros). */
-  created: boolean;
-  /** The device whose slot was taken, when the store was full. */
-  evicted: string | undefined;
-}
-
 export interface DeviceStateStore {
   readonly layout: StateLayout;
   readonly maxDevices: number;
@@ -30,11 +22,14 @@ export interface DeviceStateStore {
   readonly c: Float32Array;
   readonly aux: Float64Array;
   /**
-   * The device's slot, made fresh when it has none. When full, the least
-   * recently used device is evicted. Counts as a use. Views of the arrays
-   * taken before may be stale after this call (the store may grow).
+   * The device's slot, made fresh (zeros) when it has none; allocates nothing
+   * for a known device. When full, the least recently used device is evicted
+   * (and `onEvict` told). Counts as a use. Views of the arrays taken before
+   * may be stale after this call (the store may grow).
    */
-  acquire(device: string, now: number): AcquireResult;
+  acquire(device: string, now: number): number;
+  /** Called with the id of a device evicted by `acquire` to make room (not by delete or evictIdle). */
+  onEvict: ((device: string) => void) | undefined;
   /** The slot, or -1; not a use. */
   slotOf(device: string): number;
   /** Zeros a device's state and bookkeeping; false when unknown. */

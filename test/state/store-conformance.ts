@@ -24,14 +24,16 @@ function read(store: DeviceStateStore, device: string): number[] {
 export function storeConformance(t: Test, name: string, make: StoreFactory): void {
   t.test(`${name}: a new device gets a fresh zero slot; a known one keeps its state`, async (t) => {
     const store = make(layout, { maxDevices: 10, initialCapacity: 2 });
+    const evicted: string[] = [];
+    store.onEvict = (d) => evicted.push(d);
+    t.equal(store.slotOf('a'), -1);
     const a = store.acquire('a', 1);
-    t.equal(a.created, true);
-    t.equal(a.evicted, undefined);
+    t.equal(store.slotOf('a'), a);
     t.same(read(store, 'a'), new Array(11).fill(0));
     fill(store, 'a', 3);
     const again = store.acquire('a', 2);
-    t.equal(again.created, false);
-    t.equal(again.slot, a.slot);
+    t.equal(again, a);
+    t.same(evicted, [], 'nothing evicted below maxDevices');
     t.same(read(store, 'a'), [3, 3, 3, 3, -3, -3, -3, -3, 30, 30, 30]);
     t.equal(store.slotOf('zz'), -1);
   });
@@ -52,10 +54,15 @@ export function storeConformance(t: Test, name: string, make: StoreFactory): voi
       store.acquire(d, 0);
       fill(store, d, d.charCodeAt(0));
     }
+    const evicted: string[] = [];
+    store.onEvict = (d) => {
+      evicted.push(d);
+      t.equal(store.slotOf(d), -1, 'the evicted device is gone when onEvict is told');
+    };
     store.acquire('a', 1); // a is now the most recent; b the least
-    const r = store.acquire('d', 2);
-    t.equal(r.evicted, 'b');
-    t.equal(r.created, true);
+    t.same(evicted, []);
+    store.acquire('d', 2);
+    t.same(evicted, ['b']);
     t.same(read(store, 'd'), new Array(11).fill(0), 'the new device starts clean in the reused slot');
     t.equal(store.slotOf('b'), -1);
     t.equal(read(store, 'a')[0], 97);
