@@ -4,6 +4,7 @@ import { EdgeLstmError } from '../errors';
 import type { OptionSpecs, OptionValues } from '../cli/args';
 import { engineOptionSpecs, engineOptionsFrom } from '../cli/engine-options';
 import type { EngineOptions } from '../engine/options';
+import { parseEd25519Key } from '../model/signature';
 import { compileTopicTemplate, type TopicTemplate } from './topic-template';
 
 /** Every option of `edgelstm run`; each may also come from `--config file.json`. */
@@ -41,6 +42,9 @@ export const RUN_SPECS = {
   'snapshot-interval-s': { type: 'number', min: 0, description: 'snapshot period (0: only at shutdown)', default: 60 },
   'watch-model': { type: 'boolean', description: 'reload the model when its file changes', default: true },
   dedupe: { type: 'boolean', description: 'skip a redelivered reading whose timestamp is not after the device\'s last one', default: true },
+  journal: { type: 'boolean', description: 'write-ahead journal beside --state-file (FILE.journal): after a crash the readings since the last snapshot are stepped again', default: true },
+  name: { type: 'string', description: 'device name in the fleet topics edgelstm/<name>/control/model and edgelstm/<name>/status/model', default: hostname() },
+  'model-public-key': { type: 'string', description: 'PEM ed25519 public key: refuse models without a valid signature', placeholder: 'PEM' },
   'metrics-port': { type: 'number', integer: true, min: 0, max: 65535, description: 'HTTP port of /metrics and /health (0: off)', default: 9464 },
   'metrics-host': { type: 'string', description: 'HTTP address of /metrics and /health', default: '127.0.0.1' },
   'log-level': { type: 'string', description: 'log level', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
@@ -81,6 +85,12 @@ export interface ServiceConfig {
   snapshotIntervalMs: number;
   watchModel: boolean;
   dedupe: boolean;
+  /** Write-ahead journal file (beside the state file), when on. */
+  journalFile: string | undefined;
+  /** Device name in the fleet topics. */
+  name: string;
+  /** PEM ed25519 public key models must be signed with. */
+  modelPublicKeyPem: string | undefined;
   metricsPort: number;
   metricsHost: string;
   logLevel: string;
@@ -115,6 +125,18 @@ export function resolveServiceConfig(o: RunOptions, env: NodeJS.ProcessEnv = pro
     if (p !== undefined) tls[k] = readFile(k, p);
   }
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw config(tls.cert ? 'key' : 'cert', 'both --cert and --key for a client certificate', 'only one');
+  if (o.name.length === 0 || /[+#/\u0000]/.test(o.name)) throw config('name', 'a device name without /, + or #', o.name);
+  let modelPublicKeyPem: string | undefined;
+  if (o['model-public-key'] !== undefined) {
+    modelPublicKeyPem = readFile('model-public-key', o['model-public-key']).toString('utf8');
+    try {
+      parseEd25519Key(modelPublicKeyPem, 'public', 'model-public-key');
+    } catch (e) {
+      throw config('model-public-key', 'a PEM ed25519 public key (SPKI)', `${o['model-public-key']} (${(e as Error).message})`);
+    }
+  }
+  const journal = o.journal && o['state-file'] !== undefined;
+  if (journal && !o.dedupe) throw config('dedupe', 'on with the journal (a reading redelivered after a crash would be stepped twice); or --journal=false', false);
   return {
     broker: o.broker,
     embeddedPort: o['embedded-port'],
@@ -145,6 +167,9 @@ export function resolveServiceConfig(o: RunOptions, env: NodeJS.ProcessEnv = pro
     snapshotIntervalMs: o['snapshot-interval-s'] * 1000,
     watchModel: o['watch-model'],
     dedupe: o.dedupe,
+    journalFile: journal ? `${o['state-file']}.journal` : undefined,
+    name: o.name,
+    modelPublicKeyPem,
     metricsPort: o['metrics-port'],
     metricsHost: o['metrics-host'],
     logLevel: o['log-level'],
@@ -169,6 +194,9 @@ export function redactConfig(c: ServiceConfig): Record<string, unknown> {
     queueSize: c.queueSize,
     dropPolicy: c.dropPolicy,
     stateFile: c.stateFile,
+    journalFile: c.journalFile,
+    name: c.name,
+    modelPublicKey: c.modelPublicKeyPem !== undefined,
   };
 }
 

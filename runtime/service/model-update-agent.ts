@@ -95,12 +95,19 @@ export function parseModelUpdateRequest(payload: Buffer): ModelUpdateRequest {
   return req;
 }
 
+/** Stops the agent when called (unsubscribes, waits for an update in progress). */
+export interface ModelUpdateAgent {
+  (): Promise<void>;
+  /** The model changed by another way (a reload of the file, a local control message): report it. */
+  setCurrent(bytes: Uint8Array, model: string): void;
+}
+
 /**
  * Starts the agent. Returns a function that unsubscribes (and waits for an
  * update in progress to finish). Requests are handled one at a time, the
  * latest winning: a request that arrives during an update runs after it.
  */
-export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): () => Promise<void> {
+export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdateAgent {
   const { client, name } = opts;
   const prefix = opts.prefix ?? 'edgelstm';
   const control = modelControlTopic(name, prefix);
@@ -193,11 +200,20 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): () => Prom
   // The status before any request: what the device runs. Retained, so the deployer reads it on subscribe.
   void publish({ state: 'ok' });
 
-  return async () => {
+  const stop = async (): Promise<void> => {
     stopped = true;
     client.removeListener('message', onMessage);
     client.removeListener('connect', onConnect);
     if (client.connected) await new Promise<void>((r) => client.unsubscribe(control, () => r()));
     await busy;
   };
+  return Object.assign(stop, {
+    setCurrent(bytes: Uint8Array, model: string): void {
+      const previous = current.sha256;
+      current = { sha256: sha256Hex(bytes), model };
+      held.set(current.sha256, bytes);
+      for (const k of held.keys()) if (k !== previous && k !== current.sha256) held.delete(k);
+      if (!stopped) void publish({ state: 'ok' });
+    },
+  });
 }

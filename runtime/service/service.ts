@@ -11,8 +11,10 @@ import { BrokerConnection } from './connection';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker';
 import { ErrorReporter, type ErrorReport } from './error-reporter';
 import { IngestQueue } from './ingest-queue';
+import { Journal, readJournal, snapshotDigest, type JournalContents, type JournalRecord } from './journal';
 import { ServiceMetrics, startMetricsServer } from './metrics';
 import { decodePayload, orderValues } from './payload';
+import { modelControlTopic, startModelUpdateAgent, type ModelUpdateAgent } from './model-update-agent';
 import { fetchModelBytes, parseReloadRequest, sameArchitecture, type ReloadRequest } from './reload';
 
 /** Where a reading came from: what its PUBACK and error report need. */
@@ -23,7 +25,18 @@ interface Origin {
   generation: number;
   /** Readings of this message still in flight (a SenML pack holds several). */
   left: number;
+  /** Journal sequence of its last reading: its PUBACK waits until that is on disk. */
+  seq: number;
 }
+
+/** A result computed while replaying the journal, published if the broker delivers its reading again. */
+interface ReplayedResult {
+  payload: string;
+  anomaly: boolean;
+}
+
+/** Results of the journal's last readings kept for redeliveries (bounded by MQTT 5's receive maximum). */
+const REPLAY_RESULTS_KEPT = 65536;
 
 /**
  * The MQTT service: readings in, one result per reading out, anomalies on
@@ -45,6 +58,13 @@ export class MqttService {
   readonly #submittedTs = new Map<string, number>();
   readonly #steppedTs = new Map<string, number>();
   #gate: Promise<void> | undefined;
+  #gateHolders = 0;
+  #openGate: (() => void) | undefined;
+  #journal: Journal | undefined;
+  #agent: ModelUpdateAgent | undefined;
+  #fleetTopic = '';
+  /** device -> ts -> result, for readings stepped by the journal replay (their result may never have gone out). */
+  readonly #replayed = new Map<string, Map<number, ReplayedResult>>();
   #reloading: Promise<unknown> = Promise.resolve();
   #snapshotTimer: NodeJS.Timeout | undefined;
   #watched: string | undefined;
@@ -121,10 +141,35 @@ export class MqttService {
       this.#watched = modelPath;
       // Polling survives the atomic rename a deployment tool does; fs.watch would follow the old inode.
       watchFile(modelPath, { interval: 1000 }, (cur, prev) => {
-        if (cur.mtimeMs !== prev.mtimeMs && cur.size > 0) void this.reload({ path: modelPath });
+        if ((cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) && cur.size > 0) void this.reload({ path: modelPath });
       });
     }
-    log.info({ broker: this.brokerUrl, input: cfg.input.filter }, 'subscribed');
+    this.#startAgent(modelPath);
+    log.info({ broker: this.brokerUrl, input: cfg.input.filter, fleetTopic: this.#fleetTopic }, 'subscribed');
+  }
+
+  /** The fleet side of `edgelstm deploy`: retained requests on edgelstm/<name>/control/model, status on edgelstm/<name>/status/model. */
+  #startAgent(modelPath: string): void {
+    const { cfg, log } = this;
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(modelPath);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'model file unreadable: fleet model updates off');
+      return;
+    }
+    this.#fleetTopic = modelControlTopic(cfg.name);
+    this.#agent = startModelUpdateAgent({
+      client: this.#conn.client,
+      name: cfg.name,
+      current: { bytes, model: this.engine.model.id },
+      ...(cfg.modelPublicKeyPem !== undefined ? { publicKeyPem: cfg.modelPublicKeyPem } : {}),
+      log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      apply: async (next, req) => {
+        const swapped = await this.swapModel(next, req.url ?? `fleet model ${req.sha256.slice(0, 12)}`);
+        return { model: swapped?.model ?? this.engine.model.id };
+      },
+    });
   }
 
   /** Serves /metrics and /health on `port` (0: a free port). */
@@ -142,7 +187,14 @@ export class MqttService {
 
   #onMessage(packet: IPublishPacket, admitted: () => void): void {
     const topic = packet.topic;
+    if (topic === this.#fleetTopic) {
+      // The fleet model-update agent has its own listener on this topic.
+      this.#conn.finish(packet.messageId, this.#conn.generation);
+      admitted();
+      return;
+    }
     if (topic === this.cfg.controlTopic) {
+      this.#conn.finish(packet.messageId, this.#conn.generation);
       admitted();
       let req: ReloadRequest;
       try {
@@ -155,7 +207,7 @@ export class MqttService {
       return;
     }
     this.metrics.messagesIn.inc();
-    const origin: Origin = { topic, params: {}, messageId: packet.messageId, generation: this.#conn.generation, left: 0 };
+    const origin: Origin = { topic, params: {}, messageId: packet.messageId, generation: this.#conn.generation, left: 0, seq: 0 };
     const params = this.cfg.input.match(topic);
     if (params === undefined) return this.#reject(new EdgeLstmError('E_TOPIC', `topic does not match ${this.cfg.input.template}`, { field: 'topic', found: topic }), origin, undefined, admitted);
     origin.params = params;
@@ -206,14 +258,21 @@ export class MqttService {
     if (this.cfg.dedupe && s.ts !== undefined) {
       const last = this.#submittedTs.get(s.device);
       if (last !== undefined && s.ts <= last) {
-        // A redelivery of a reading already stepped (its result went out before): stepping it again would advance the state twice.
+        // A redelivery of a reading already stepped: stepping it again would advance the state twice.
         this.duplicates++;
         this.metrics.duplicates.inc();
         this.queue.release();
-        this.#finishOne(origin);
+        // Stepped by the journal replay after a crash: its result may never have gone out.
+        const again = this.#replayed.size > 0 ? this.#replayed.get(s.device)?.get(s.ts) : undefined;
+        if (again !== undefined) {
+          this.#replayed.get(s.device)!.delete(s.ts);
+          this.#republish(again, s.device, origin);
+        } else this.#finishOne(origin);
         return;
       }
     }
+    // The journal needs the timestamp the engine would give (arrival time) to step the reading again identically.
+    if (this.#journal !== undefined && s.ts === undefined) s.ts = Date.now();
     const err = this.engine.submit(s, (e, r) => this.#onResult(s, origin, e, r));
     if (err) {
       this.queue.release();
@@ -221,6 +280,7 @@ export class MqttService {
       return;
     }
     if (s.ts !== undefined) this.#submittedTs.set(s.device, s.ts);
+    if (this.#journal !== undefined) origin.seq = this.#journal.append(s.device, s.ts!, s.values);
     this.metrics.queueDepth.set(this.queue.size);
     this.metrics.queueHighWater.set(this.queue.highWater);
   }
@@ -253,7 +313,23 @@ export class MqttService {
   }
 
   #finishOne(origin: Origin): void {
-    if (--origin.left <= 0) this.#conn.finish(origin.messageId, origin.generation);
+    if (--origin.left > 0) return;
+    // The PUBACK goes out once the message's readings are in the journal on disk: the broker forgets it then.
+    const j = this.#journal;
+    if (j !== undefined && origin.seq > j.durable) j.afterDurable(origin.seq, () => this.#conn.finish(origin.messageId, origin.generation));
+    else this.#conn.finish(origin.messageId, origin.generation);
+  }
+
+  #republish(r: ReplayedResult, device: string, origin: Origin): void {
+    const names = { ...origin.params, device };
+    let out = r.anomaly ? 2 : 1;
+    const sent = (): void => {
+      if (--out > 0) return;
+      this.metrics.resultsOut.inc();
+      this.#finishOne(origin);
+    };
+    this.#conn.client.publish(this.cfg.output.fill(names), r.payload, { qos: this.cfg.qos }, sent);
+    if (r.anomaly) this.#conn.client.publish(this.cfg.anomaly.fill(names), r.payload, { qos: this.cfg.qos }, sent);
   }
 
   #reject(err: EdgeLstmError, origin: Origin, device: string | undefined, admitted: (() => void) | undefined): void {
@@ -274,36 +350,76 @@ export class MqttService {
    * Swaps the model between batches. The new model is loaded and checked
    * before anything changes; on failure the old one keeps running. States
    * carry over when the architecture is the same and are reset otherwise.
-   * Requests are serialized.
+   * Requests are serialized (with snapshots).
    */
   reload(req: ReloadRequest): Promise<boolean> {
-    const run = this.#reloading.then(() => this.#reload(req));
+    return this.#serial(() => this.#reload(req));
+  }
+
+  /** Runs `fn` after the reloads and snapshots before it, never two at once. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#reloading.then(fn);
     this.#reloading = run.catch(() => undefined);
     return run;
   }
 
+  /** Stops admitting readings until the returned function is called (every holder must call it). */
+  #closeGate(): () => void {
+    if (this.#gateHolders++ === 0) this.#gate = new Promise<void>((r) => (this.#openGate = r));
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.#gateHolders > 0) return;
+      const open = this.#openGate!;
+      this.#gate = undefined;
+      this.#openGate = undefined;
+      open();
+    };
+  }
+
   async #reload(req: ReloadRequest): Promise<boolean> {
     const status = `${this.cfg.controlTopic}/status`;
-    let model: Model;
+    let swapped: Awaited<ReturnType<MqttService['swapModel']>>;
+    let bytes: Uint8Array;
     try {
-      const { bytes, name } = await fetchModelBytes(req);
-      model = await loadModel(bytes, { backend: this.cfg.backend, name, sidecar: false });
+      const fetched = await fetchModelBytes(req, undefined, this.cfg.modelPublicKeyPem);
+      bytes = fetched.bytes;
+      swapped = await this.#swap(bytes, fetched.name);
     } catch (e) {
       this.metrics.reloads.inc({ outcome: 'failed' });
       this.log.error({ err: (e as Error).message, source: req.path ?? req.url }, 'model reload failed; keeping the current model');
       this.#conn?.client.publish(status, JSON.stringify({ ok: false, error: (e as Error).message, model: this.engine.model.id }), { qos: 1 });
       return false;
     }
+    if (swapped === undefined) return true;
+    this.#conn?.client.publish(status, JSON.stringify({ ok: true, model: swapped.model, fingerprint: swapped.fingerprint, statesKept: swapped.statesKept }), { qos: 1 });
+    this.#agent?.setCurrent(bytes, swapped.model);
+    return true;
+  }
+
+  /**
+   * Loads `bytes` and swaps them in between batches (serialized with reloads
+   * and snapshots); rejects, keeping the current model, when they do not
+   * load. Undefined: the same model already runs. Checks of hash and
+   * signature are the caller's.
+   */
+  swapModel(bytes: Uint8Array, name: string): Promise<{ model: string; fingerprint: string; statesKept: boolean } | undefined> {
+    return this.#serial(() => this.#swap(bytes, name));
+  }
+
+  async #swap(bytes: Uint8Array, name: string): Promise<{ model: string; fingerprint: string; statesKept: boolean } | undefined> {
+    const model = await loadModel(bytes, { backend: this.cfg.backend, name, sidecar: false });
     if (model.fingerprint === this.engine.model.fingerprint) {
       await model.release();
-      return true;
+      return undefined;
     }
-    let release!: () => void;
-    this.#gate = new Promise<void>((r) => (release = r));
+    const open = this.#closeGate();
     const old = this.engine;
+    let keep: boolean;
     try {
       await old.flush();
-      const keep = sameArchitecture(old.model, model);
+      keep = sameArchitecture(old.model, model);
       this.engine = this.#newEngine(model, keep ? old.store : undefined);
       if (!keep) {
         this.#submittedTs.clear();
@@ -313,12 +429,12 @@ export class MqttService {
       await old.model.release();
       this.metrics.reloads.inc({ outcome: keep ? 'kept-state' : 'reset-state' });
       this.log.info({ model: model.id, fingerprint: model.fingerprint, statesKept: keep }, 'model reloaded');
-      this.#conn?.client.publish(status, JSON.stringify({ ok: true, model: model.id, fingerprint: model.fingerprint, statesKept: keep }), { qos: 1 });
+      // The journal's readings were stepped by the old model: a snapshot under the new one starts a new journal.
+      if (this.#journal) await this.#snapshotNow().catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'snapshot after the model swap failed'));
     } finally {
-      this.#gate = undefined;
-      release();
+      open();
     }
-    return true;
+    return { model: model.id, fingerprint: model.fingerprint, statesKept: keep };
   }
 
   #newEngine(model: Model, store?: Engine['store']): Engine {
@@ -331,20 +447,52 @@ export class MqttService {
     return e;
   }
 
-  /** Writes the state snapshot and, beside it, each device's last stepped timestamp. */
-  async snapshot(): Promise<void> {
+  /**
+   * Writes the state snapshot and, beside it, each device's last stepped
+   * timestamp. With the journal: between batches with nothing admitted, so
+   * the snapshot holds every journaled reading and the journal starts over.
+   */
+  snapshot(): Promise<void> {
+    if (!this.#journal) return this.#snapshotNow();
+    return this.#serial(async () => {
+      const open = this.#closeGate();
+      try {
+        await this.engine.flush();
+        // Results still unacknowledged by the broker are lost with the process; a reading whose result is lost
+        // after the snapshot holds it would be redelivered and not stepped again, so let them go out first.
+        const c = this.#conn?.client;
+        for (let i = 0; i < 100 && c?.connected && Object.keys(c.outgoing).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+        await this.#snapshotNow();
+      } finally {
+        open();
+      }
+    });
+  }
+
+  /** The snapshot itself; with the journal, only between batches with nothing admitted. */
+  async #snapshotNow(): Promise<void> {
     const file = this.cfg.stateFile;
     if (!file) return;
+    const j = this.#journal;
+    if (j) await j.sync();
     await this.engine.saveState(file);
     // Synchronously after saveState (no batch can run in between), so both describe the same moment.
     const tmp = `${file}.ts.tmp`;
-    writeFileSync(tmp, JSON.stringify({ fingerprint: this.engine.model.fingerprint, lastTs: Object.fromEntries(this.#steppedTs) }));
+    const lastTs = Object.fromEntries(this.#steppedTs);
+    writeFileSync(tmp, JSON.stringify({ fingerprint: this.engine.model.fingerprint, lastTs }));
     renameSync(tmp, `${file}.ts.json`);
+    if (j) {
+      // A crash before this line leaves a journal naming the previous snapshot: startup sees it is older and does not replay it.
+      await j.rotate({ base: snapshotDigest(file), fingerprint: this.engine.model.fingerprint, lastTs, createdAt: Date.now() });
+      this.#replayed.clear();
+    }
   }
 
   async #restore(): Promise<void> {
     const file = this.cfg.stateFile;
-    if (!file || !existsSync(file)) return;
+    if (!file) return;
+    if (this.cfg.journalFile) return this.#restoreWithJournal(file, this.cfg.journalFile);
+    if (!existsSync(file)) return;
     try {
       const n = await this.engine.loadState(file);
       this.log.info({ file, bytes: n }, 'device state restored');
@@ -353,16 +501,97 @@ export class MqttService {
       this.log.warn({ err: (e as Error).message }, 'state snapshot not restored; starting fresh');
       return;
     }
+    this.#restoreLastTs(file);
+  }
+
+  #restoreLastTs(file: string): void {
     try {
       const side = JSON.parse(readFileSync(`${file}.ts.json`, 'utf8')) as { fingerprint: string; lastTs: Record<string, number> };
-      if (side.fingerprint === this.engine.model.fingerprint) {
-        for (const [d, t] of Object.entries(side.lastTs)) {
-          this.#steppedTs.set(d, t);
-          this.#submittedTs.set(d, t);
-        }
-      }
+      if (side.fingerprint === this.engine.model.fingerprint) this.#setLastTs(side.lastTs);
     } catch {
       // No timestamps saved: no dedupe of the first redeliveries.
+    }
+  }
+
+  #setLastTs(lastTs: Record<string, number>): void {
+    for (const [d, t] of Object.entries(lastTs)) {
+      this.#steppedTs.set(d, t);
+      this.#submittedTs.set(d, t);
+    }
+  }
+
+  /**
+   * Snapshot, then the journal's readings stepped again (nothing published),
+   * so the state is the one the service had when it stopped, however it
+   * stopped. A journal that extends an older snapshot (a crash between the
+   * snapshot and the journal's rotation) is not replayed: the snapshot holds it.
+   */
+  async #restoreWithJournal(file: string, jfile: string): Promise<void> {
+    const { log } = this;
+    const fp = this.engine.model.fingerprint;
+    let j: JournalContents | undefined;
+    if (existsSync(jfile)) {
+      try {
+        j = readJournal(jfile);
+        if (j.torn) log.warn({ file: jfile, torn: j.torn, records: j.records.length }, 'journal: torn tail dropped (a crash mid-write); the complete records are used');
+        if (j.header.fingerprint !== fp) {
+          log.warn({ file: jfile }, 'journal written under another model; not replayed');
+          j = undefined;
+        }
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'journal unreadable; not replayed');
+        j = undefined;
+      }
+    }
+    const digest = snapshotDigest(file);
+    let restored = false;
+    // A journal extending the empty state was started when no snapshot could be used: any state file is older.
+    if (j?.header.base !== 'empty' && existsSync(file)) {
+      try {
+        const n = await this.engine.loadState(file);
+        restored = true;
+        log.info({ file, bytes: n }, 'device state restored');
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'state snapshot not restored; starting fresh');
+      }
+    }
+    if (j !== undefined && (j.header.base === 'empty' || (restored && j.header.base === digest))) {
+      this.#setLastTs(j.header.lastTs);
+      const started = Date.now();
+      await this.#replay(j.records);
+      log.info({ file: jfile, records: j.records.length, ms: Date.now() - started }, 'journal replayed: state as it was at the crash');
+      this.#journal = Journal.continue(jfile, j.validBytes);
+    } else {
+      if (restored && j !== undefined) {
+        // The snapshot already holds these readings; they still tell the last timestamps.
+        this.#setLastTs(j.header.lastTs);
+        for (const r of j.records) this.#setLastTs({ [r.device]: r.ts });
+      } else if (restored) this.#restoreLastTs(file);
+      this.#journal = Journal.create(jfile, { base: restored ? digest : 'empty', fingerprint: fp, lastTs: Object.fromEntries(this.#steppedTs), createdAt: Date.now() });
+    }
+    this.#journal.onError = (e) => log.error({ err: e.message, file: jfile }, 'journal write failed; acknowledgements held until it succeeds (retrying)');
+  }
+
+  /** Steps journaled readings without publishing; keeps the results of the last ones for redeliveries. */
+  async #replay(records: JournalRecord[]): Promise<void> {
+    const keepFrom = records.length - REPLAY_RESULTS_KEPT;
+    const chunk = Math.max(1, this.cfg.queueSize);
+    for (let at = 0; at < records.length; at += chunk) {
+      const end = Math.min(records.length, at + chunk);
+      for (let i = at; i < end; i++) {
+        const r = records[i]!;
+        const keep = i >= keepFrom;
+        const err = this.engine.submit({ device: r.device, ts: r.ts, values: r.values }, (e, res) => {
+          if (!keep || e || !res) return;
+          let m = this.#replayed.get(res.device);
+          if (!m) this.#replayed.set(res.device, (m = new Map()));
+          m.set(res.ts, { payload: JSON.stringify(res), anomaly: res.anomaly });
+        });
+        if (err) this.log.warn({ err: err.message, device: r.device }, 'journal record refused by the engine');
+        this.#steppedTs.set(r.device, r.ts);
+        this.#submittedTs.set(r.device, r.ts);
+      }
+      await this.engine.flush();
     }
   }
 
@@ -372,19 +601,20 @@ export class MqttService {
     this.#stopping = true;
     if (this.#snapshotTimer) clearInterval(this.#snapshotTimer);
     if (this.#watched) unwatchFile(this.#watched);
-    let release!: () => void;
-    this.#gate = new Promise<void>((r) => (release = r)); // nothing new is admitted: unacked readings stay with the broker
+    this.#closeGate(); // nothing new is admitted: unacked readings stay with the broker
+    await this.#agent?.();
     await this.#reloading;
     await this.engine.flush();
     // Give the last results' PUBACKs a moment; what is not acked is redelivered after a restart.
-    for (let i = 0; i < 100 && this.queue.size > 0 && this.#conn?.client.connected; i++) await new Promise((r) => setTimeout(r, 20));
-    await this.snapshot().catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'final snapshot failed'));
+    const c = this.#conn?.client;
+    for (let i = 0; i < 100 && c?.connected && (this.queue.size > 0 || Object.keys(c.outgoing).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    await this.#snapshotNow().catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'final snapshot failed'));
+    await this.#journal?.close();
     await this.#conn?.close().catch(() => undefined);
     await this.engine.close();
     await this.engine.model.release();
     await this.#broker?.close();
     if (this.#http) await new Promise<void>((r) => this.#http!.close(() => r()));
-    void release;
     this.log.info({ counters: this.engine.counters, dropped: this.queue.dropped, duplicates: this.duplicates }, 'stopped');
   }
 }
