@@ -1,20 +1,75 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type LabelValues } from 'prom-client';
+
+/**
+ * A Counter whose unlabelled `inc()` only adds to a number: prom-client's
+ * own inc (label hashing, checks) costs more than the rest of a message's
+ * bookkeeping at tens of thousands per second. The sum reaches prom-client
+ * when the counter is read (a scrape or `get()`), so what is read is exact.
+ */
+class BatchedCounter<T extends string = string> extends Counter<T> {
+  #pending = 0;
+  readonly #base: (labels?: LabelValues<T> | number, value?: number) => void;
+
+  constructor(config: CounterConfiguration<T>) {
+    super(config);
+    // prom-client assigns inc in its constructor (there is no prototype method to call through super).
+    const base = this.inc.bind(this) as (labels?: LabelValues<T> | number, value?: number) => void;
+    this.#base = base;
+    const inc = (labels?: LabelValues<T> | number, value?: number): void => {
+      if (labels === undefined) this.#pending++;
+      else if (typeof labels === 'number' && Number.isFinite(labels) && labels >= 0) this.#pending += labels;
+      else base(labels, value);
+    };
+    this.inc = inc as Counter<T>['inc'];
+  }
+
+  override async get(): ReturnType<Counter<T>['get']> {
+    if (this.#pending > 0) {
+      const n = this.#pending;
+      this.#pending = 0;
+      this.#base(n);
+    }
+    return super.get();
+  }
+}
+
+/** A Gauge whose unlabelled `set(v)` keeps the latest value in a field until the gauge is read. */
+class LatestGauge<T extends string = string> extends Gauge<T> {
+  #latest: number | undefined;
+
+  constructor(config: GaugeConfiguration<T>) {
+    super(config);
+  }
+
+  override set(labels: LabelValues<T> | number, value?: number): void {
+    if (typeof labels === 'number' && value === undefined) this.#latest = labels;
+    else super.set(labels as LabelValues<T>, value as number);
+  }
+
+  override async get(): ReturnType<Gauge<T>['get']> {
+    if (this.#latest !== undefined) {
+      super.set(this.#latest);
+      this.#latest = undefined;
+    }
+    return super.get();
+  }
+}
 
 /** The service's Prometheus metrics, in a registry of its own (so tests can run several services). */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly messagesIn = new Counter({ name: 'edgelstm_messages_in_total', help: 'MQTT messages received on the input topics', registers: [this.registry] });
-  readonly resultsOut = new Counter({ name: 'edgelstm_results_out_total', help: 'results published', registers: [this.registry] });
-  readonly anomalies = new Counter({ name: 'edgelstm_anomalies_total', help: 'anomalies published', registers: [this.registry] });
+  readonly messagesIn = new BatchedCounter({ name: 'edgelstm_messages_in_total', help: 'MQTT messages received on the input topics', registers: [this.registry] });
+  readonly resultsOut = new BatchedCounter({ name: 'edgelstm_results_out_total', help: 'results published', registers: [this.registry] });
+  readonly anomalies = new BatchedCounter({ name: 'edgelstm_anomalies_total', help: 'anomalies published', registers: [this.registry] });
   readonly invalid = new Counter({ name: 'edgelstm_messages_invalid_total', help: 'readings rejected, by error code', labelNames: ['code'] as const, registers: [this.registry] });
-  readonly dropped = new Counter({ name: 'edgelstm_messages_dropped_total', help: 'readings dropped by the drop policy', registers: [this.registry] });
-  readonly duplicates = new Counter({ name: 'edgelstm_duplicates_total', help: 'redelivered readings skipped (timestamp not after the device\'s last)', registers: [this.registry] });
+  readonly dropped = new BatchedCounter({ name: 'edgelstm_messages_dropped_total', help: 'readings dropped by the drop policy', registers: [this.registry] });
+  readonly duplicates = new BatchedCounter({ name: 'edgelstm_duplicates_total', help: 'redelivered readings skipped (timestamp not after the device\'s last)', registers: [this.registry] });
   readonly reloads = new Counter({ name: 'edgelstm_model_reloads_total', help: 'model reloads, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly activeDevices = new Gauge({ name: 'edgelstm_active_devices', help: 'devices holding state', registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'edgelstm_queue_depth', help: 'readings in flight', registers: [this.registry] });
-  readonly queueHighWater = new Gauge({ name: 'edgelstm_queue_high_water', help: 'most readings ever in flight at once (bounded by --queue-size)', registers: [this.registry] });
+  readonly activeDevices = new LatestGauge({ name: 'edgelstm_active_devices', help: 'devices holding state', registers: [this.registry] });
+  readonly queueDepth = new LatestGauge({ name: 'edgelstm_queue_depth', help: 'readings in flight', registers: [this.registry] });
+  readonly queueHighWater = new LatestGauge({ name: 'edgelstm_queue_high_water', help: 'most readings ever in flight at once (bounded by --queue-size)', registers: [this.registry] });
   readonly connected = new Gauge({ name: 'edgelstm_broker_connected', help: '1 while connected to the broker', registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'edgelstm_batch_size', help: 'devices per inference call', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers: [this.registry] });
   readonly inferenceSeconds = new Histogram({ name: 'edgelstm_inference_seconds', help: 'wall time of one batch', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });

@@ -293,7 +293,6 @@ export class MqttService {
       return;
     }
     if (s.ts !== undefined) this.#steppedTs.set(s.device, s.ts);
-    const names = { ...origin.params, device: r.device };
     const payload = JSON.stringify(r);
     let out = r.anomaly ? 2 : 1;
     // The queue place is freed once the result is handed to the client, not at its PUBACK: while the
@@ -305,10 +304,11 @@ export class MqttService {
       this.metrics.resultsOut.inc();
       this.#finishOne(origin);
     };
-    this.#conn.client.publish(this.cfg.output.fill(names), payload, { qos: this.cfg.qos }, sent);
+    // Batched: a batch's results reach the socket in one write (BrokerConnection.publish).
+    this.#conn.publish(this.cfg.output.fillDevice(origin.params, r.device), payload, this.cfg.qos, sent);
     if (r.anomaly) {
       this.metrics.anomalies.inc();
-      this.#conn.client.publish(this.cfg.anomaly.fill(names), payload, { qos: this.cfg.qos }, sent);
+      this.#conn.publish(this.cfg.anomaly.fillDevice(origin.params, r.device), payload, this.cfg.qos, sent);
     }
   }
 

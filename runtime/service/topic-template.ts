@@ -10,6 +10,8 @@ export interface TopicTemplate {
   match(topic: string): Record<string, string> | undefined;
   /** The template with placeholders filled (for publishing); missing ones stay as `_`. */
   fill(values: Readonly<Record<string, string>>): string;
+  /** The same as `fill({ ...values, device })`, without building the object (the per-result path). */
+  fillDevice(values: Readonly<Record<string, string>>, device: string): string;
 }
 
 const PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -38,28 +40,39 @@ export function compileTopicTemplate(template: string, field = 'input'): TopicTe
     else kinds.push(lv);
   });
   const filter = kinds.map((k) => (typeof k === 'object' ? '+' : k)).join('/');
+  const n = kinds.length;
+  const fill = (values: Readonly<Record<string, string>>): string => kinds.map((k) => (typeof k === 'object' ? safeLevel(values[k.name]) : k)).join('/');
+  // The common output shape, a template whose only placeholder is {device}: text before and after it.
+  const deviceOnly = placeholders.length === 1 && placeholders[0] === 'device';
+  const at = kinds.findIndex((k) => typeof k === 'object');
+  const before = deviceOnly ? kinds.slice(0, at).map((k) => `${k as string}/`).join('') : '';
+  const after = deviceOnly ? kinds.slice(at + 1).map((k) => `/${k as string}`).join('') : '';
   return {
     template,
     filter,
     placeholders,
+    // Walks the topic level by level with indexOf: no array of levels per message.
     match(topic: string): Record<string, string> | undefined {
-      const parts = topic.split('/');
       const out: Record<string, string> = {};
-      for (let i = 0; i < kinds.length; i++) {
+      let start = 0;
+      for (let i = 0; i < n; i++) {
         const k = kinds[i]!;
         if (k === '#') return out;
-        const p = parts[i];
-        if (p === undefined) return undefined;
-        if (k === '+') continue;
+        if (start > topic.length) return undefined; // fewer levels than the template
+        let end = topic.indexOf('/', start);
+        if (end < 0) end = topic.length;
         if (typeof k === 'object') {
-          if (p.length === 0) return undefined;
-          out[k.name] = p;
-        } else if (k !== p) return undefined;
+          if (end === start) return undefined;
+          out[k.name] = topic.slice(start, end);
+        } else if (k !== '+' && (end - start !== k.length || !topic.startsWith(k, start))) return undefined;
+        start = end + 1;
       }
-      return parts.length === kinds.length ? out : undefined;
+      return start === topic.length + 1 ? out : undefined;
     },
-    fill(values: Readonly<Record<string, string>>): string {
-      return kinds.map((k) => (typeof k === 'object' ? safeLevel(values[k.name]) : k)).join('/');
+    fill,
+    fillDevice(values: Readonly<Record<string, string>>, device: string): string {
+      if (deviceOnly) return before + safeLevel(device) + after;
+      return fill({ ...values, device });
     },
   };
 }
@@ -70,5 +83,9 @@ function bad(field: string, found: unknown, expected: string): EdgeLstmError {
 
 /** A device id from a payload may hold characters that would change the topic's meaning. */
 function safeLevel(v: string | undefined): string {
-  return v === undefined || v.length === 0 ? '_' : v.replace(/[/+#\u0000]/g, '_');
+  if (v === undefined || v.length === 0) return '_';
+  return UNSAFE.test(v) ? v.replace(UNSAFE_ALL, '_') : v;
 }
+
+const UNSAFE = /[/+#\u0000]/;
+const UNSAFE_ALL = /[/+#\u0000]/g;
