@@ -1,0 +1,123 @@
+import t from 'tap';
+import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
+import { PacketBatch } from '../../runtime/service/packet-batch';
+import { compileTopicTemplate } from '../../runtime/service/topic-template';
+import { ServiceMetrics } from '../../runtime/service/metrics';
+
+/** Every packet of a buffer, as mqtt-packet (the parser mqtt.js and brokers' test suites use) reads it. */
+function parse(buf: Buffer, protocolVersion: 4 | 5): IPacket[] {
+  const p = parser({ protocolVersion });
+  const out: IPacket[] = [];
+  const errors: Error[] = [];
+  p.on('packet', (pk: IPacket) => out.push(pk));
+  p.on('error', (e: Error) => errors.push(e));
+  p.parse(buf);
+  if (errors.length > 0) throw errors[0];
+  return out;
+}
+
+t.test('PacketBatch encodes PUBLISH and PUBACK packets that a real MQTT parser reads back exactly', async (t) => {
+  for (const v of [4, 5] as const) {
+    const b = new PacketBatch(v, 16); // tiny start: growth is exercised
+    const cases: [string, string, 0 | 1, number][] = [
+      ['edgelstm/pump-7/result', '{"device":"pump-7","ts":1}', 1, 1],
+      ['edgelstm/d/result', 'x'.repeat(200), 0, 0], // remaining length needs 2 bytes
+      ['edgelstm/pompe-été/result', '{"device":"pompe-été","v":"µ"}', 1, 65535], // UTF-8 topic and payload
+      ['a', 'y'.repeat(20_000), 1, 258], // 3-byte remaining length
+      ['edgelstm/😀/anomaly', '', 1, 7],
+    ];
+    for (const [topic, payload, qos, id] of cases) b.publish(topic, payload, qos, id);
+    b.puback(513);
+    t.equal(b.count, cases.length + 1);
+    const got = parse(b.take(), v);
+    t.equal(b.count, 0, 'take empties the batch');
+    t.equal(got.length, cases.length + 1, `v${v}: every packet parsed`);
+    cases.forEach(([topic, payload, qos, id], i) => {
+      const p = got[i] as IPublishPacket;
+      t.equal(p.cmd, 'publish');
+      t.equal(p.topic, topic, `v${v} topic ${i}`);
+      t.equal(p.payload.toString('utf8'), payload, `v${v} payload ${i}`);
+      t.equal(p.qos, qos);
+      t.equal(p.retain, false);
+      if (qos === 1) t.equal(p.messageId, id);
+    });
+    const ack = got[cases.length]!;
+    t.equal(ack.cmd, 'puback');
+    t.equal((ack as { messageId?: number }).messageId, 513);
+  }
+});
+
+/** The template matcher as it was (split per message): the fast one must agree with it on every topic. */
+function referenceMatch(template: string, topic: string): Record<string, string> | undefined {
+  const kinds = template.split('/');
+  const parts = topic.split('/');
+  const out: Record<string, string> = {};
+  for (let i = 0; i < kinds.length; i++) {
+    const k = kinds[i]!;
+    if (k === '#') return out;
+    const p = parts[i];
+    if (p === undefined) return undefined;
+    if (k === '+') continue;
+    const m = /^\{(\w+)\}$/.exec(k);
+    if (m) {
+      if (p.length === 0) return undefined;
+      out[m[1]!] = p;
+    } else if (k !== p) return undefined;
+  }
+  return parts.length === kinds.length ? out : undefined;
+}
+
+t.test('topic templates: the level walker matches exactly what splitting the topic matches', async (t) => {
+  const templates = ['sensors/{device}/telemetry', 'plant/{site}/{device}/{feature}', 'a/+/{device}', 'x/{device}/#', '{device}', 'a//{device}'];
+  const levels = ['', 'a', 'x', 'sensors', 'telemetry', 'plant', 'p1', 'dev-7', 'été', 'a b'];
+  let seed = 42;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  let checked = 0;
+  let matched = 0;
+  for (const tpl of templates) {
+    const c = compileTopicTemplate(tpl);
+    // Topics built from the template itself (mostly matching) and random ones (mostly not).
+    for (let i = 0; i < 600; i++) {
+      const n = 1 + rnd(5);
+      const topic = i % 2 === 0
+        ? tpl.split('/').map((k) => (k.startsWith('{') || k === '+' ? levels[rnd(levels.length)]! : k === '#' ? Array.from({ length: rnd(3) }, () => levels[rnd(levels.length)]).join('/') : k)).join('/')
+        : Array.from({ length: n }, () => levels[rnd(levels.length)]!).join('/');
+      const want = referenceMatch(tpl, topic);
+      t.same(c.match(topic), want, `${tpl} ~ ${JSON.stringify(topic)}`, { diagnostic: false });
+      checked++;
+      if (want) matched++;
+    }
+  }
+  t.ok(matched > 500 && checked - matched > 500, `both outcomes exercised (${matched} of ${checked} matched)`);
+});
+
+t.test('topic templates: fillDevice is fill with the device added, unsafe characters replaced', async (t) => {
+  for (const tpl of ['edgelstm/{device}/result', 'out/{site}/{device}', 'fixed/topic', '{device}']) {
+    const c = compileTopicTemplate(tpl, 'output');
+    for (const device of ['pump-7', 'a/b', 'x+y#z', '', 'été', 'nul\u0000']) {
+      const params = { site: 's1', device: 'ignored' };
+      t.equal(c.fillDevice(params, device), c.fill({ ...params, device }), `${tpl} with ${JSON.stringify(device)}`);
+    }
+  }
+  t.equal(compileTopicTemplate('edgelstm/{device}/result').fillDevice({}, 'a/b+#'), 'edgelstm/a_b__/result');
+});
+
+t.test('metrics: per-message counters and gauges are exact when read', async (t) => {
+  const m = new ServiceMetrics();
+  for (let i = 0; i < 1000; i++) m.messagesIn.inc();
+  m.messagesIn.inc(5);
+  m.invalid.inc({ code: 'E_PAYLOAD' });
+  m.invalid.inc({ code: 'E_PAYLOAD' }, 2);
+  m.queueDepth.set(3);
+  m.queueDepth.set(9);
+  t.throws(() => m.resultsOut.inc(-1), 'a counter still refuses to go down');
+  const text = await m.registry.metrics();
+  t.match(text, /^edgelstm_messages_in_total 1005$/m);
+  t.match(text, /^edgelstm_messages_invalid_total\{code="E_PAYLOAD"\} 3$/m);
+  t.match(text, /^edgelstm_queue_depth 9$/m);
+  m.messagesIn.inc();
+  t.equal((await m.messagesIn.get()).values[0]?.value, 1006, 'get() sees increments made since the last scrape');
+});
