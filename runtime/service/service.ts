@@ -14,6 +14,7 @@ import { IngestQueue } from './ingest-queue';
 import { Journal, readJournal, snapshotDigest, type JournalContents, type JournalRecord } from './journal';
 import { ServiceMetrics, startMetricsServer } from './metrics';
 import { decodePayload, orderValues } from './payload';
+import { resultJson } from './result-json';
 import { modelControlTopic, startModelUpdateAgent, type ModelUpdateAgent } from './model-update-agent';
 import { fetchModelBytes, parseReloadRequest, sameArchitecture, type ReloadRequest } from './reload';
 
@@ -293,7 +294,7 @@ export class MqttService {
       return;
     }
     if (s.ts !== undefined) this.#steppedTs.set(s.device, s.ts);
-    const payload = JSON.stringify(r);
+    const payload = resultJson(r);
     let out = r.anomaly ? 2 : 1;
     // The queue place is freed once the result is handed to the client, not at its PUBACK: while the
     // queue is full the client reads nothing from its socket, PUBACKs included, and would wait forever.

@@ -3,6 +3,10 @@ import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
 import { PacketBatch } from '../../runtime/service/packet-batch';
 import { compileTopicTemplate } from '../../runtime/service/topic-template';
 import { ServiceMetrics } from '../../runtime/service/metrics';
+import { resultJson } from '../../runtime/service/result-json';
+import { Engine } from '../../runtime/engine/engine';
+import { loadModel } from '../../runtime/model/load-model';
+import { tempDir, writeTestModel } from '../helpers/models';
 
 /** Every packet of a buffer, as mqtt-packet (the parser mqtt.js and brokers' test suites use) reads it. */
 function parse(buf: Buffer, protocolVersion: 4 | 5): IPacket[] {
@@ -120,4 +124,22 @@ t.test('metrics: per-message counters and gauges are exact when read', async (t)
   t.match(text, /^edgelstm_queue_depth 9$/m);
   m.messagesIn.inc();
   t.equal((await m.messagesIn.get()).values[0]?.value, 1006, 'get() sees increments made since the last scrape');
+});
+
+t.test('result payloads: resultJson writes exactly what JSON.stringify writes, for real engine results', async (t) => {
+  const dir = tempDir('edgelstm-json-');
+  const model = await loadModel(writeTestModel(dir, { normalization: { mode: 'per-device', window: 100, minStd: 1e-3 } }), { backend: 'native' });
+  t.teardown(() => model.release());
+  const e = new Engine(model, { horizon: 3, warmup: 2, threshold: 0.5 });
+  const devices = ['pump-7', 'quote"d', 'back\\slash', 'été', 'tab\there', '😀', 'ctl\u0001'];
+  const results = await Promise.all(Array.from({ length: 140 }, (_, i) => e.push({ device: devices[i % devices.length]!, ts: 1000 + i, values: [i % 20 === 0 ? 1e6 : Math.sin(i) * 1e-7 - 0] })));
+  await e.close();
+  // If the engine's Result gains or loses a field, resultJson must follow: its keys are checked here.
+  t.same(Object.keys(results[0]!), ['device', 'ts', 'values', 'expected', 'error', 'score', 'likelihood', 'anomaly', 'forecast', 'warmup', 'model']);
+  t.ok(results.some((r) => r.expected === null) && results.some((r) => r.anomaly), 'nulls and anomalies covered');
+  let same = 0;
+  for (const r of results) if (resultJson(r) === JSON.stringify(r)) same++;
+  t.equal(same, results.length, 'identical text for every result');
+  const odd = { ...results[0]!, score: NaN, likelihood: Infinity, values: [-0, 1e21, 5e-324], forecast: [] };
+  t.equal(resultJson(odd), JSON.stringify(odd), 'non-finite numbers, -0, exponents, empty arrays');
 });
