@@ -21,7 +21,10 @@ export interface DecodeOptions {
   maxBytes: number;
 }
 
-const TIME_FIELDS = ['ts', 'timestamp', 'time'];
+// JSON's number grammar (RFC 8259 section 6): what JSON.parse would read as a number, and nothing else.
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+// A superset of what String.prototype.trim removes: a payload that may need trimming gets trim() itself.
+const isSpace = (c: number): boolean => c <= 0x20 || c === 0xa0 || c === 0x1680 || c >= 0x2000;
 // SenML times below 2^28 s are relative to now (RFC 8428 section 4.5.3).
 const SENML_RELATIVE_LIMIT = 2 ** 28;
 
@@ -33,8 +36,11 @@ const SENML_RELATIVE_LIMIT = 2 ** 28;
  */
 export function decodePayload(payload: Buffer, o: DecodeOptions): DecodedReading[] {
   if (payload.length > o.maxBytes) throw payloadError(`payload of ${payload.length} bytes exceeds ${o.maxBytes}`, 'payload', `at most ${o.maxBytes} bytes`, `${payload.length}`);
-  const text = payload.toString('utf8').trim();
+  let text = payload.toString('utf8');
+  if (text.length > 0 && (isSpace(text.charCodeAt(0)) || isSpace(text.charCodeAt(text.length - 1)))) text = text.trim();
   if (text.length === 0) throw payloadError('empty payload', 'payload', 'a number or JSON', 'nothing');
+  // A bare number (the commonest sensor payload) needs no JSON parser; the grammar is JSON's, so the value is the same.
+  if (JSON_NUMBER.test(text)) return [single(Number(text), o)];
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -58,17 +64,25 @@ function single(v: number, o: DecodeOptions): DecodedReading {
 function decodeObject(obj: Record<string, unknown>, o: DecodeOptions): DecodedReading {
   const r: DecodedReading = {};
   const named: Record<string, number> = {};
-  for (const [k, v] of Object.entries(obj)) {
+  let nNamed = 0;
+  // for-in over a JSON.parse result: own enumerable keys in the same order as Object.entries, without the arrays.
+  for (const k in obj) {
+    const v = obj[k];
     if (k === o.deviceField) {
       if (typeof v !== 'string' || v.length === 0) throw payloadError('device field is not a non-empty string', k, 'a string', typeof v);
       r.device = v;
-    } else if (TIME_FIELDS.includes(k)) r.ts = timestamp(v, k);
+    } else if (k === 'ts' || k === 'timestamp' || k === 'time') r.ts = timestamp(v, k);
     else if (k === 'values') r.values = numbers(v, k);
-    else if (k === 'value') named[o.feature ?? o.features[0]!] = finite(v, k);
-    else if (o.features.includes(k)) named[k] = finite(v, k);
-    else throw payloadError(`unknown field "${k}"`, k, `one of ${[o.deviceField, 'ts', 'values', 'value', ...o.features].join(', ')}`, k);
+    else if (k === 'value') {
+      const f = o.feature ?? o.features[0]!;
+      if (named[f] === undefined) nNamed++;
+      named[f] = finite(v, k);
+    } else if (o.features.includes(k)) {
+      if (named[k] === undefined) nNamed++;
+      named[k] = finite(v, k);
+    } else throw payloadError(`unknown field "${k}"`, k, `one of ${[o.deviceField, 'ts', 'values', 'value', ...o.features].join(', ')}`, k);
   }
-  if (Object.keys(named).length > 0) {
+  if (nNamed > 0) {
     if (r.values) throw payloadError('both values and named features', 'values', 'one or the other', 'both');
     r.named = named;
   } else if (!r.values) throw payloadError('object carries no values', 'payload', `values or a field per feature (${o.features.join(', ')})`, 'none');

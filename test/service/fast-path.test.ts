@@ -4,6 +4,8 @@ import { PacketBatch } from '../../runtime/service/packet-batch';
 import { compileTopicTemplate } from '../../runtime/service/topic-template';
 import { ServiceMetrics } from '../../runtime/service/metrics';
 import { resultJson } from '../../runtime/service/result-json';
+import { decodePayload, type DecodedReading } from '../../runtime/service/payload';
+import type { EdgeLstmError } from '../../runtime/errors';
 import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import { tempDir, writeTestModel } from '../helpers/models';
@@ -142,4 +144,50 @@ t.test('result payloads: resultJson writes exactly what JSON.stringify writes, f
   t.equal(same, results.length, 'identical text for every result');
   const odd = { ...results[0]!, score: NaN, likelihood: Infinity, values: [-0, 1e21, 5e-324], forecast: [] };
   t.equal(resultJson(odd), JSON.stringify(odd), 'non-finite numbers, -0, exponents, empty arrays');
+});
+
+t.test('payloads: the bare-number shortcut reads exactly what JSON.parse reads, and refuses what it refuses', async (t) => {
+  const o = { features: ['value'], deviceField: 'device', maxBytes: 1024 };
+  const texts = ['21.4', '-0', '0', '1e3', '1E-7', '-12.50', '1e400', ' 21.4 ', '\n7\t', '\u00a05\u00a0', '\u16806', '\ufeff8', '01', '1.', '.5', '+1', '0x10', 'Infinity', 'NaN', '1_000', '--1', '1e', '', '  ', '"21.4"', 'null', 'true'];
+  for (const text of texts) {
+    let want: unknown;
+    try {
+      const trimmed = text.trim();
+      const parsed: unknown = trimmed.length === 0 ? undefined : JSON.parse(trimmed);
+      want = typeof parsed === 'number' ? [{ values: [parsed] }] : 'not a bare number';
+    } catch {
+      want = 'error';
+    }
+    let got: unknown;
+    try {
+      const r = decodePayload(Buffer.from(text), o);
+      got = r.length === 1 && r[0]!.values?.length === 1 && Object.keys(r[0]!).length === 1 ? r : 'not a bare number';
+    } catch (e) {
+      got = (e as EdgeLstmError).code === 'E_PAYLOAD' ? (want === 'not a bare number' ? 'not a bare number' : 'error') : e;
+    }
+    t.same(got, want, JSON.stringify(text));
+    if (Array.isArray(want)) t.ok(Object.is((got as DecodedReading[])[0]!.values![0], (want as DecodedReading[])[0]!.values![0]), `${JSON.stringify(text)}: same value, -0 included`);
+  }
+});
+
+t.test('payloads: objects decode field by field as before (order, duplicates of value/feature, errors named)', async (t) => {
+  const o = { features: ['temp', 'hum'], deviceField: 'device', maxBytes: 1024 };
+  const d = (x: unknown): DecodedReading[] => decodePayload(Buffer.from(JSON.stringify(x)), o);
+  t.same(d({ device: 'p7', ts: 5, temp: 1, hum: 2 }), [{ device: 'p7', ts: 5, named: { temp: 1, hum: 2 } }]);
+  t.same(d({ value: 1, temp: 2 }), [{ named: { temp: 2 } }], 'value names the first feature; the later key wins');
+  t.same(d({ timestamp: '1970-01-01T00:00:01Z', values: [1, 2] }), [{ ts: 1000, values: [1, 2] }]);
+  t.same(d({ time: 3, hum: 4 }), [{ ts: 3, named: { hum: 4 } }]);
+  const code = (x: unknown): string => {
+    try {
+      d(x);
+      return 'ok';
+    } catch (e) {
+      return `${(e as EdgeLstmError).code} ${(e as EdgeLstmError).details.field}`;
+    }
+  };
+  t.equal(code({ temp: 1, colour: 'red' }), 'E_PAYLOAD colour');
+  t.equal(code({ ts: 1 }), 'E_PAYLOAD payload', 'no values');
+  t.equal(code({ temp: 1, values: [1, 2] }), 'E_PAYLOAD values', 'both shapes');
+  t.equal(code({ temp: null }), 'E_PAYLOAD temp');
+  t.equal(code({ device: 7, temp: 1 }), 'E_PAYLOAD device');
 });
