@@ -38,11 +38,14 @@ const SPECS = {
   devices: { type: 'list', description: 'fleet sizes', default: ['1000', '10000'] },
   fractions: { type: 'list', description: 'paced rates as fractions of the measured capacity', default: ['0.5', '0.8'] },
   target: { type: 'number', min: 100, description: 'absolute paced rate, msg/s (run when the capacity reaches it)', default: 50000 },
+  'fresh-fleet': { type: 'boolean', description: 'new device ids for every measurement (what this bench did before: LRU churn past --max-devices)', default: false },
   naive: { type: 'boolean', description: 'also run the naive design (one ONNX Runtime call per message)', default: true },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
 } satisfies OptionSpecs;
 
 const TS0 = 1_700_000_000_000;
+let freshFleet = false;
+let fleetRuns = 0;
 const CLK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
 
 interface RunStats {
@@ -128,11 +131,13 @@ class Fleet {
   readonly devices: number;
   /** Readings sent so far over the fleet's life; reading n goes to device n % devices. */
   next = 0;
+  /** Device ids are `<prefix>d<index>`; a new prefix is a new fleet. */
+  prefix = '';
   constructor(devices: number) {
     this.devices = devices;
   }
   topic(n: number): string {
-    return `sensors/d${n % this.devices}/telemetry`;
+    return `sensors/${this.prefix}d${n % this.devices}/telemetry`;
   }
   payload(n: number): string {
     const d = n % this.devices;
@@ -144,7 +149,7 @@ class Fleet {
 /** Reading number of a result: device from the topic (`edgelstm/d<d>/result`), step from `"ts":`. */
 function readingOf(topic: string, payload: Buffer, devices: number): number {
   const slash = topic.indexOf('/', 10);
-  const d = Number(topic.slice(10, slash));
+  const d = Number(topic.slice(topic.lastIndexOf('d', slash) + 1, slash));
   const i = payload.indexOf('"ts":');
   if (i < 0 || !Number.isInteger(d)) return -1;
   let ts = 0;
@@ -167,6 +172,7 @@ interface Procs {
  * the subscriber reads the readings themselves (reference row, no service).
  */
 async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, seconds: number, qos: 0 | 1, window: number, rate: number | undefined, echo = false): Promise<RunStats> {
+  if (freshFleet) fleet.prefix = `r${++fleetRuns}`;
   const cap = Math.ceil((rate ?? 1_000_000) * seconds * 1.5) + fleet.devices;
   const base = fleet.next;
   const sentAt = new Float64Array(cap);
@@ -256,6 +262,7 @@ async function main(): Promise<void> {
   const qosList = o.qos.map((q) => Number(q) as 0 | 1);
   if (qosList.some((q) => q !== 0 && q !== 1)) throw new Error('--qos: 0 and/or 1');
   const fractions = o.fractions.map(Number);
+  freshFleet = o['fresh-fleet'];
   const dir = mkdtempSync(join(tmpdir(), 'edgelstm-bench-mqtt-'));
   const port = await freePort();
   const broker = startMosquitto(o.mosquitto, dir, port);
@@ -263,6 +270,7 @@ async function main(): Promise<void> {
   if (broker.exitCode !== null) throw new Error(`mosquitto (${o.mosquitto}) did not start`);
   const cores = cpus().length;
   process.stdout.write(`MQTT bench: Mosquitto on 127.0.0.1:${port}; ${o.seconds} s per measurement, median of ${o.repeats}; window ${o.window} readings in flight (capacity runs)\n`);
+  if (freshFleet) process.stdout.write('Fresh fleet: new device ids for every measurement (devices beyond --max-devices 20000 evict the least recently used).\n');
   process.stdout.write(`Machine: ${cores} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. The ${cores} cores are shared by Mosquitto, the service and this load generator: CPU columns are cores used (service / broker / bench).\n\n`);
   const rows: Row[] = [];
   const verdicts: string[] = [];
