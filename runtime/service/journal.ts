@@ -35,6 +35,8 @@ export interface JournalHeader {
   fingerprint: string;
   /** Last timestamp stepped per device at the snapshot (redelivery dedupe). */
   lastTs: Record<string, number>;
+  /** Results (payloads) handed to the broker but not confirmed at the snapshot: answers for readings delivered again. */
+  unacked?: string[];
   createdAt: number;
 }
 

@@ -64,6 +64,8 @@ export class MqttService {
   #journal: Journal | undefined;
   #agent: ModelUpdateAgent | undefined;
   #fleetTopic = '';
+  /** Topics of results and anomalies start with this (the templates' text before the first placeholder). */
+  #outputPrefix = '';
   /** device -> ts -> result, for readings stepped by the journal replay (their result may never have gone out). */
   readonly #replayed = new Map<string, Map<number, ReplayedResult>>();
   #reloading: Promise<unknown> = Promise.resolve();
@@ -84,6 +86,11 @@ export class MqttService {
     this.queue = new IngestQueue(cfg.queueSize);
     this.engine = this.#newEngine(model);
     this.#errors = new ErrorReporter(log, cfg.errorLogIntervalMs, (r) => this.#publishError(r));
+    const a = cfg.output.template.split('{')[0]!;
+    const b = cfg.anomaly.template.split('{')[0]!;
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    this.#outputPrefix = a.slice(0, i);
   }
 
   /** Loads the model, restores state, starts the broker (if embedded), connects and subscribes. */
@@ -329,8 +336,8 @@ export class MqttService {
       this.metrics.resultsOut.inc();
       this.#finishOne(origin);
     };
-    this.#conn.client.publish(this.cfg.output.fill(names), r.payload, { qos: this.cfg.qos }, sent);
-    if (r.anomaly) this.#conn.client.publish(this.cfg.anomaly.fill(names), r.payload, { qos: this.cfg.qos }, sent);
+    this.#conn.publish(this.cfg.output.fill(names), r.payload, this.cfg.qos, sent);
+    if (r.anomaly) this.#conn.publish(this.cfg.anomaly.fill(names), r.payload, this.cfg.qos, sent);
   }
 
   #reject(err: EdgeLstmError, origin: Origin, device: string | undefined, admitted: (() => void) | undefined): void {
@@ -459,10 +466,6 @@ export class MqttService {
       const open = this.#closeGate();
       try {
         await this.engine.flush();
-        // Results still unacknowledged by the broker are lost with the process; a reading whose result is lost
-        // after the snapshot holds it would be redelivered and not stepped again, so let them go out first.
-        const c = this.#conn?.client;
-        for (let i = 0; i < 100 && c?.connected && Object.keys(c.outgoing).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
         await this.#snapshotNow();
       } finally {
         open();
@@ -483,9 +486,40 @@ export class MqttService {
     writeFileSync(tmp, JSON.stringify({ fingerprint: this.engine.model.fingerprint, lastTs }));
     renameSync(tmp, `${file}.ts.json`);
     if (j) {
+      // Results the broker has not confirmed are lost with the process, and their readings, held in the snapshot, would
+      // not be stepped again when delivered again: the new journal keeps them. (Waiting for them here cannot work: with
+      // nothing admitted the client reads no PUBACK.)
+      const unacked = await this.#unackedResults();
       // A crash before this line leaves a journal naming the previous snapshot: startup sees it is older and does not replay it.
-      await j.rotate({ base: snapshotDigest(file), fingerprint: this.engine.model.fingerprint, lastTs, createdAt: Date.now() });
+      await j.rotate({ base: snapshotDigest(file), fingerprint: this.engine.model.fingerprint, lastTs, unacked, createdAt: Date.now() });
       this.#replayed.clear();
+    }
+  }
+
+  /** Payloads of results handed to the client and not yet acknowledged by the broker. */
+  async #unackedResults(): Promise<string[]> {
+    const store = this.#conn?.client.outgoingStore;
+    if (!store) return [];
+    const out = new Set<string>();
+    for await (const p of store.createStream() as AsyncIterable<{ cmd?: string; topic?: string; payload?: Buffer | string }>) {
+      if (p.cmd !== 'publish' || p.topic === undefined || p.payload === undefined || !p.topic.startsWith(this.#outputPrefix)) continue;
+      out.add(typeof p.payload === 'string' ? p.payload : p.payload.toString('utf8'));
+    }
+    return [...out];
+  }
+
+  /** What `#republish` answers a redelivered reading with, from result payloads. */
+  #keepForRedelivery(payloads: readonly string[]): void {
+    for (const text of payloads) {
+      try {
+        const r = JSON.parse(text) as { device?: unknown; ts?: unknown; anomaly?: unknown };
+        if (typeof r.device !== 'string' || typeof r.ts !== 'number') continue;
+        let m = this.#replayed.get(r.device);
+        if (!m) this.#replayed.set(r.device, (m = new Map()));
+        m.set(r.ts, { payload: text, anomaly: r.anomaly === true });
+      } catch {
+        // Not a result.
+      }
     }
   }
 
@@ -558,6 +592,7 @@ export class MqttService {
     }
     if (j !== undefined && (j.header.base === 'empty' || (restored && j.header.base === digest))) {
       this.#setLastTs(j.header.lastTs);
+      this.#keepForRedelivery(j.header.unacked ?? []);
       const started = Date.now();
       await this.#replay(j.records);
       log.info({ file: jfile, records: j.records.length, ms: Date.now() - started }, 'journal replayed: state as it was at the crash');
@@ -607,8 +642,7 @@ export class MqttService {
     await this.#reloading;
     await this.engine.flush();
     // Give the last results' PUBACKs a moment; what is not acked is redelivered after a restart.
-    const c = this.#conn?.client;
-    for (let i = 0; i < 100 && c?.connected && (this.queue.size > 0 || Object.keys(c.outgoing).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && this.queue.size > 0 && this.#conn?.client.connected; i++) await new Promise((r) => setTimeout(r, 20));
     await this.#snapshotNow().catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'final snapshot failed'));
     await this.#journal?.close();
     await this.#conn?.close().catch(() => undefined);
