@@ -203,7 +203,8 @@ export class Journal {
 
   /** Starts a fresh journal at `path` (replacing any) extending the snapshot named in `header`. */
   static create(path: string, header: JournalHeader): Journal {
-    return new Journal(path, openSync(path, 'a'), writeFresh(path, header));
+    const size = writeFresh(path, header); // before opening: the rename replaces the file
+    return new Journal(path, openSync(path, 'a'), size);
   }
 
   /** Continues an existing journal after its last complete block (a torn tail is cut off first). */
