@@ -1,8 +1,9 @@
 /**
  * `edgelstm deploy` against a fleet of real processes on loopback: two
  * Node-RED instances (Admin API with bearer tokens, the edgelstm-admin
- * endpoints), three edgelstm test devices on an MQTT broker (one refuses the
- * model: it requires a signature; one reported once and went offline) and
+ * endpoints), two `edgelstm run` services and an edgelstm test device on an
+ * MQTT broker (one service refuses the model: it requires a signature; the
+ * test device reported once and went offline) and
  * one device whose broker is down, and a Node-RED that is down.
  */
 import t from 'tap';
@@ -160,7 +161,10 @@ t.test('deploy to a fleet of real processes: canary rollback, partial failure, i
   }
   const device = (name: string, extra: string[] = []): Promise<ChildProcess> =>
     start(process.execPath, [...TS_ARGS, join(ROOT, 'deploy/fleet/test-device.ts'), '--broker', brokerUrl, '--name', name, '--model', join(dir, 'old.onnx'), ...extra], new RegExp(`ready ${name}`), name);
-  starting.push(device('ed-01'), device('ed-02', ['--public-key', join(dir, 'device.pub.pem')]), device('ed-04'));
+  // ed-01 and ed-02 are the product itself, `edgelstm run` (the compiled CLI); ed-04 a small test device.
+  const service = (name: string, extra: string[] = []): Promise<ChildProcess> =>
+    start(process.execPath, [join(ROOT, 'dist/runtime/cli/main.js'), 'run', '--broker', brokerUrl, '--protocol', '3.1.1', '--name', name, '--client-id', `edgelstm-${name}`, '--model', join(dir, 'old.onnx'), '--metrics-port', '0', '--watch-model=false', '--input', `sensors/${name}/{device}`, ...extra], /edgelstm: connected to/, name);
+  starting.push(service('ed-01'), service('ed-02', ['--model-public-key', join(dir, 'device.pub.pem')]), device('ed-04'));
   const [, , , , ed04] = (await Promise.all(starting)) as ChildProcess[];
   // ed-04 reported once (a retained status) and then lost power: its broker is up, the device is not.
   await new Promise((r) => setTimeout(r, 300));
