@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFile
 import type { Server } from 'node:http';
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import { Engine } from '../engine/engine';
 import type { Result, Sample } from '../engine/sample';
 import { EdgeLstmError } from '../errors';
@@ -110,6 +111,7 @@ export class MqttService {
     const { cfg, log } = this;
     log.info({ config: redactConfig(cfg), model: this.engine.model.id }, 'starting');
     await this.#restore();
+    this.#journalMetrics();
     if (cfg.broker === undefined) {
       this.#broker = await startEmbeddedBroker(cfg.embeddedPort);
       this.brokerUrl = this.#broker.url;
@@ -154,6 +156,27 @@ export class MqttService {
     }
     this.#startAgent(modelPath);
     log.info({ broker: this.brokerUrl, input: cfg.input.filter, fleetTopic: this.#fleetTopic }, 'subscribed');
+  }
+
+  /** Journal blocks written and fdatasync'd, and their bytes, read at scrape time. */
+  #journalMetrics(): void {
+    const journal = (): Journal | undefined => this.#journal;
+    const registers = [this.metrics.registry];
+    for (const [name, help, read] of [
+      ['edgelstm_journal_syncs_total', 'journal blocks written and fdatasync\'d (each before the PUBACKs of its readings)', (j: Journal) => j.syncs],
+      ['edgelstm_journal_bytes_total', 'bytes written to the journal', (j: Journal) => j.bytes],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const j = journal();
+          this.reset();
+          if (j) this.inc(read(j));
+        },
+      });
+    }
   }
 
   /** The fleet side of `edgelstm deploy`: retained requests on edgelstm/<name>/control/model, status on edgelstm/<name>/status/model. */
