@@ -26,6 +26,10 @@ t.test('bad options are refused with their name', async (t) => {
   t.throws(() => resolve(['--reconnect-min-ms', '500', '--reconnect-max-ms', '100']), /--reconnect-max-ms/);
   t.throws(() => resolve(['--cert', join(dir, 'missing.crt')]), /--cert/);
   t.throws(() => resolve(['--drop-policy', 'maybe']), /--drop-policy/);
+  t.throws(() => resolve(['--state-file', join(dir, 's.bin'), '--dedupe=false']), /--dedupe: expected on with the journal/);
+  t.equal(resolve(['--state-file', join(dir, 's.bin'), '--dedupe=false', '--journal=false']).journalFile, undefined);
+  t.equal(resolve(['--state-file', join(dir, 's.bin')]).journalFile, join(dir, 's.bin.journal'), 'the journal sits beside the state file');
+  t.equal(resolve([]).journalFile, undefined, 'no state file, no journal');
 });
 
 t.test('password from the environment or a file, redacted', async (t) => {
