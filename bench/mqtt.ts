@@ -25,7 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { RawMqtt } from './mqtt-load';
@@ -54,8 +54,8 @@ interface RunStats {
   seconds: number;
   p50: number;
   p99: number;
-  /** CPU seconds per wall second: service, broker, this process. */
-  cpu: [number, number, number];
+  /** CPU seconds per wall second: service, broker, this process, everything else on the machine. */
+  cpu: [number, number, number, number];
 }
 
 async function freePort(): Promise<number> {
@@ -80,6 +80,17 @@ function cpuSeconds(pid: number | undefined): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / CLK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds used by the whole machine so far (all cores, busy time), or NaN. */
+function machineCpu(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / CLK;
   } catch {
     return NaN;
   }
@@ -188,7 +199,7 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
     if (i < 0 || i >= sent) return; // a late result of an earlier measurement
     latencies[received++] = at - sentAt[i]!;
   };
-  const cpu0 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu()];
+  const cpu0 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await new Promise<void>((resolve) => {
@@ -223,14 +234,17 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
   }
   if (received >= sentInTime) last = Math.max(last, end);
   const wall = (Math.max(last, end) - t0) / 1000;
-  const cpu1 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu()];
+  const cpu1 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
   // CPU over the whole time it was measured, the wait for late results included.
   const cpuWall = (performance.now() - t0) / 1000;
   sub.onPublish = undefined;
   const lat = latencies.slice(0, received).sort();
+  const d = [0, 1, 2, 3].map((i) => (cpu1[i]! - cpu0[i]!) / cpuWall);
+  // Everything else: the machine's busy time less ours (other users of a shared machine show up here).
+  const other = d[3]! - (Number.isNaN(d[0]!) ? 0 : d[0]!) - d[1]! - d[2]!;
   return {
     sent: sentInTime, received, seconds: wall, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
-    cpu: [(cpu1[0]! - cpu0[0]!) / cpuWall, (cpu1[1]! - cpu0[1]!) / cpuWall, (cpu1[2]! - cpu0[2]!) / cpuWall],
+    cpu: [d[0]!, d[1]!, d[2]!, Math.max(0, other)],
   };
 }
 
@@ -242,7 +256,8 @@ const median = (xs: number[]): number => {
 
 const fmt = (x: number): string => (Number.isNaN(x) ? '-' : Math.round(x).toLocaleString('en'));
 const ms = (x: number): string => (Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
-const cpuCell = (runs: RunStats[]): string => [0, 1, 2].map((i) => (Number.isNaN(median(runs.map((r) => r.cpu[i]!))) ? '-' : median(runs.map((r) => r.cpu[i]!)).toFixed(2))).join(' / ');
+const svcUs = (runs: RunStats[]): number => median(runs.map((r) => (r.cpu[0] / (r.received / r.seconds)) * 1e6));
+const cpuCell = (runs: RunStats[]): string => [0, 1, 2, 3].map((i) => (Number.isNaN(median(runs.map((r) => r.cpu[i]!))) ? '-' : median(runs.map((r) => r.cpu[i]!)).toFixed(2))).join(' / ');
 
 interface Row {
   qos: number;
@@ -254,6 +269,8 @@ interface Row {
   p50: number;
   p99: number;
   cpu: string;
+  /** Service CPU per message, µs (its cores / achieved msg/s). */
+  svcUs: number;
   lost: number;
 }
 
@@ -271,13 +288,13 @@ async function main(): Promise<void> {
   const cores = cpus().length;
   process.stdout.write(`MQTT bench: Mosquitto on 127.0.0.1:${port}; ${o.seconds} s per measurement, median of ${o.repeats}; window ${o.window} readings in flight (capacity runs)\n`);
   if (freshFleet) process.stdout.write('Fresh fleet: new device ids for every measurement (devices beyond --max-devices 20000 evict the least recently used).\n');
-  process.stdout.write(`Machine: ${cores} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. The ${cores} cores are shared by Mosquitto, the service and this load generator: CPU columns are cores used (service / broker / bench).\n\n`);
+  process.stdout.write(`Machine: ${cores} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. The ${cores} cores are shared by Mosquitto, the service and this load generator: CPU columns are cores used (service / broker / bench / other processes on the machine). Load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n\n`);
   const rows: Row[] = [];
   const verdicts: string[] = [];
   let seq = 0;
   const row = (r: Row): void => {
     rows.push(r);
-    process.stderr.write(`  ${r.qos} ${r.devices} ${r.design} ${r.load} ${r.offered}: ${fmt(r.achieved)} msg/s p50 ${ms(r.p50)} p99 ${ms(r.p99)} cpu ${r.cpu}\n`);
+    process.stderr.write(`  ${r.qos} ${r.devices} ${r.design} ${r.load} ${r.offered}: ${fmt(r.achieved)} msg/s p50 ${ms(r.p50)} p99 ${ms(r.p99)} cpu ${r.cpu} svc ${r.svcUs.toFixed(1)} us/msg\n`);
   };
   try {
     for (const qos of qosList) {
@@ -291,7 +308,7 @@ async function main(): Promise<void> {
         await measure(pub, sub, fleet, procs, 1, qos, o.window, undefined, true);
         const runs: RunStats[] = [];
         for (let r = 0; r < o.repeats; r++) runs.push(await measure(pub, sub, fleet, procs, o.seconds, qos, o.window, undefined, true));
-        row({ qos, devices: '-', design: 'reference: load generator + Mosquitto, no service', load: 'flood', offered: '-', achieved: median(runs.map((s) => s.received / s.seconds)), p50: NaN, p99: NaN, cpu: cpuCell(runs), lost: runs.reduce((a, s) => a + s.sent - s.received, 0) });
+        row({ qos, devices: '-', design: 'reference: load generator + Mosquitto, no service', load: 'flood', offered: '-', achieved: median(runs.map((s) => s.received / s.seconds)), p50: NaN, p99: NaN, cpu: cpuCell(runs), svcUs: svcUs(runs), lost: runs.reduce((a, s) => a + s.sent - s.received, 0) });
         await pub.end();
         await sub.end();
       }
@@ -313,14 +330,14 @@ async function main(): Promise<void> {
             for (let r = 0; r < o.repeats; r++) floods.push(await measure(pub, sub, fleet, procs, o.seconds, qos, o.window, undefined));
             const cap = median(floods.map((s) => s.received / s.seconds));
             capacity[design] = cap;
-            row({ qos, devices, design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(floods), lost: floods.reduce((a, s) => a + s.sent - s.received, 0) });
+            row({ qos, devices, design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(floods), svcUs: svcUs(floods), lost: floods.reduce((a, s) => a + s.sent - s.received, 0) });
             const rates = fractions.map((f) => ({ label: `${Math.round(f * 100)}% of capacity`, rate: Math.max(100, Math.round(f * cap)) }));
             if (cap >= o.target) rates.push({ label: 'target', rate: o.target });
             for (const { label, rate } of rates) {
               const paced: RunStats[] = [];
               for (let r = 0; r < o.repeats; r++) paced.push(await measure(pub, sub, fleet, procs, o.seconds, qos, o.window, rate));
               const achieved = median(paced.map((s) => s.received / s.seconds));
-              row({ qos, devices, design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(paced.map((s) => s.p50)), p99: median(paced.map((s) => s.p99)), cpu: cpuCell(paced), lost: paced.reduce((a, s) => a + s.sent - s.received, 0) });
+              row({ qos, devices, design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(paced.map((s) => s.p50)), p99: median(paced.map((s) => s.p99)), cpu: cpuCell(paced), svcUs: svcUs(paced), lost: paced.reduce((a, s) => a + s.sent - s.received, 0) });
               if (!naive && label === 'target') {
                 const p99 = median(paced.map((s) => s.p99));
                 verdicts.push(`QoS ${qos}, ${devices} devices: p99 at ${fmt(rate)}/s offered = ${ms(p99)} ms (${p99 < 50 && achieved >= 0.95 * rate ? 'met' : 'not met'}: < 50 ms)`);
@@ -344,9 +361,9 @@ async function main(): Promise<void> {
     broker.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write('| QoS | devices | design | load | offered msg/s | achieved msg/s | p50 ms | p99 ms | CPU cores svc / broker / bench | without result after 10 s |\n|---|---|---|---|---|---|---|---|---|---|\n');
-  for (const r of rows) process.stdout.write(`| ${r.qos} | ${typeof r.devices === 'number' ? r.devices.toLocaleString('en') : r.devices} | ${r.design} | ${r.load} | ${r.offered} | ${fmt(r.achieved)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpu} | ${r.lost} |\n`);
-  process.stdout.write(`\n${verdicts.join('\n')}\n`);
+  process.stdout.write('| QoS | devices | design | load | offered msg/s | achieved msg/s | p50 ms | p99 ms | CPU cores svc / broker / bench / other | service CPU µs/msg | without result after 10 s |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+  for (const r of rows) process.stdout.write(`| ${r.qos} | ${typeof r.devices === 'number' ? r.devices.toLocaleString('en') : r.devices} | ${r.design} | ${r.load} | ${r.offered} | ${fmt(r.achieved)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpu} | ${Number.isNaN(r.svcUs) ? '-' : r.svcUs.toFixed(1)} | ${r.lost} |\n`);
+  process.stdout.write(`\n${verdicts.join('\n')}\nLoad average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n`);
 }
 
 main().catch((e: unknown) => {
