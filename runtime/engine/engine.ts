@@ -60,6 +60,8 @@ export class Engine {
   };
   /** Called after every batch (for metrics). */
   onBatch: ((info: BatchInfo) => void) | undefined;
+  /** Called when a device's state is dropped to make room (LRU) or after idle time-to-live, so callers can drop what they keep per device. */
+  onForget: ((device: string, why: 'evicted' | 'expired') => void) | undefined;
   readonly #store: DeviceStateStore;
   readonly #layout: AuxLayout;
   readonly #scratch: BatchScratch;
@@ -87,6 +89,7 @@ export class Engine {
     this.#store.onEvict = (device) => {
       this.counters.evicted++;
       this.#forgetQueue(device);
+      this.onForget?.(device, 'evicted');
     };
     // A batch never holds more devices than the store can keep, or one would evict a batch-mate.
     this.#maxBatch = Math.min(this.options.maxBatch, this.#store.maxDevices);
@@ -190,7 +193,10 @@ export class Engine {
     await this.#exclusive();
     const gone = this.#store.evictIdle(now, this.options.idleTtlMs);
     this.counters.expired += gone.length;
-    for (const d of gone) this.#forgetQueue(d);
+    for (const d of gone) {
+      this.#forgetQueue(d);
+      this.onForget?.(d, 'expired');
+    }
     return gone;
   }
 

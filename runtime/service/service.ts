@@ -470,6 +470,11 @@ export class MqttService {
 
   #newEngine(model: Model, store?: Engine['store']): Engine {
     const e = new Engine(model, this.cfg.engine, store);
+    // What the service keeps per device goes with the device's state, or ids that keep changing would grow it without bound.
+    e.onForget = (device) => {
+      this.#submittedTs.delete(device);
+      this.#steppedTs.delete(device);
+    };
     e.onBatch = (b) => {
       this.metrics.batchSize.observe(b.size);
       this.metrics.inferenceSeconds.observe(b.ms / 1000);

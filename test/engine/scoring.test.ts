@@ -106,6 +106,23 @@ t.test('idle devices expire after idleTtlMs', async (t) => {
   await m.release();
 });
 
+t.test('onForget tells which devices were evicted (LRU) or expired, and only those', async (t) => {
+  const m = await model();
+  const engine = new Engine(m, { maxDelayMs: 0, maxDevices: 2, idleTtlMs: 1000 });
+  const forgotten: string[] = [];
+  engine.onForget = (d, why) => forgotten.push(`${d}:${why}`);
+  await engine.push({ device: 'a', values: [1] });
+  await engine.push({ device: 'b', values: [1] });
+  t.same(forgotten, []);
+  await engine.push({ device: 'c', values: [1] });
+  t.same(forgotten, ['a:evicted']);
+  t.equal(engine.counters.evicted, 1);
+  await engine.expireIdle(Date.now() + 5000);
+  t.same(forgotten.slice(1).sort(), ['b:expired', 'c:expired']);
+  await engine.close();
+  await m.release();
+});
+
 t.test('state saved and restored continues exactly as an uninterrupted run', async (t) => {
   const dir = tempDir();
   const m = await model();
