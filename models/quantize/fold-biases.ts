@@ -1,6 +1,6 @@
 import { decodeModel } from '../../runtime/onnx/decode';
 import { encodeModel } from '../../runtime/onnx/encode';
-import { storeAsHalf } from './half';
+import { storeAsHalf } from '../../runtime/onnx/half';
 import { int64Tensor, tensorFloats, type OnnxNode, type OnnxTensor } from '../../runtime/onnx/types';
 
 /**

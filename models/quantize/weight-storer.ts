@@ -1,7 +1,7 @@
 import type { LstmWeights } from '../../runtime/model/weights';
 import type { WeightStorer } from '../../runtime/onnx/lstm-graph';
 import { OnnxDataType, floatTensor } from '../../runtime/onnx/types';
-import { halfAtLeast, storeAsHalf } from './half';
+import { halfAtLeast, storeAsHalf } from '../../runtime/onnx/half';
 import { int8Bytes, quantizeInt8 } from './int8';
 
 /**

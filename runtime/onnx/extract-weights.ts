@@ -1,6 +1,7 @@
 import { ModelError } from '../errors';
 import type { LinearWeights, LstmLayerWeights, LstmWeights } from '../model/weights';
 import type { TensorNames } from './lstm-graph';
+import { halfValue } from './half';
 import { OnnxDataType, tensorFloats, type OnnxModel, type OnnxNode, type OnnxTensor } from './types';
 
 /**
@@ -166,14 +167,7 @@ function broadcastMul(a: { data: Float32Array; dims: number[] }, b: { data: Floa
 function halfToFloats(t: OnnxTensor): Float32Array {
   const raw = new Uint8Array(t.raw);
   const h = new Uint16Array(raw.buffer, 0, raw.length / 2);
-  return Float32Array.from(h, (bits) => {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exp = (bits >> 10) & 0x1f;
-    const frac = bits & 0x3ff;
-    if (exp === 0) return sign * frac * 2 ** -24;
-    if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-    return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  });
+  return Float32Array.from(h, halfValue);
 }
 
 /** A constant-mode Pad with zeros (no constant_value input), as ONNX Runtime would fold it. */

@@ -5,7 +5,7 @@ import { loadModel, type Model } from '../../runtime/model/load-model';
 import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import { decodeModel } from '../../runtime/onnx/decode';
 import { encodeModel } from '../../runtime/onnx/encode';
-import { halfAtLeast, halfBits, halfValue } from '../../models/quantize/half';
+import { halfAtLeast, halfBits, halfValue } from '../../runtime/onnx/half';
 import { encodeMetadata } from '../../runtime/model/metadata';
 import { quantizeModel } from '../../models/quantize/quantize-model';
 import { main as quantizeMain } from '../../models/quantize/quantize-command';

@@ -1,4 +1,4 @@
-import type { OnnxNode, OnnxTensor } from '../../runtime/onnx/types';
+import type { OnnxNode, OnnxTensor } from './types';
 
 const FLOAT16 = 10;
 
