@@ -15,11 +15,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { RawMqtt } from './mqtt-load';
+import { freePort } from '../runtime/net/free-port';
 
 const SPECS = {
   seconds: { type: 'number', min: 1, description: 'length of each measurement', default: 5 },
@@ -36,13 +36,6 @@ type Variant = 'none' | 'snapshots' | 'journal';
 const VARIANTS: Variant[] = ['none', 'snapshots', 'journal'];
 const LABEL: Record<Variant, string> = { none: 'no state file', snapshots: 'snapshots only (--journal=false)', journal: 'journal (default)' };
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function startService(port: number, metricsPort: number, variant: Variant, dir: string): Promise<ChildProcess> {
   const args = ['dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--client-id', `bench-journal-${Date.now()}`, '--clean-start',

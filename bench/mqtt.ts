@@ -24,11 +24,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { RawMqtt } from './mqtt-load';
+import { freePort } from '../runtime/net/free-port';
 
 const SPECS = {
   seconds: { type: 'number', min: 1, description: 'length of each measurement', default: 5 },
@@ -58,13 +58,6 @@ interface RunStats {
   cpu: [number, number, number, number];
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 function startMosquitto(bin: string, dir: string, port: number): ChildProcess {
   const conf = join(dir, 'mosquitto.conf');

@@ -17,6 +17,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import ts from 'typescript';
 import { makeTestModel, tempDir } from '../helpers/models';
+import { freePort } from '../../runtime/net/free-port';
 
 const ROOT = resolve(__dirname, '../..');
 // Children run TypeScript the way tap runs the tests (its loader); tap's coverage hooks reach into
@@ -25,13 +26,6 @@ const TS_ARGS = ['--import', pathToFileURL(join(ROOT, 'node_modules/@tapjs/types
 const TOKEN = 'fleet-test-token';
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // tap's loader hooks (NODE_OPTIONS) would make the children load .ts as ESM; they bring their own.
 const CHILD_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('TAP') && !k.startsWith('_TAPJS')));

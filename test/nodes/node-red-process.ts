@@ -1,18 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../runtime/net/free-port';
+
+export { freePort };
 
 export const ROOT = resolve(__dirname, '..', '..');
 const RED_JS = join(ROOT, 'node_modules', 'node-red', 'red.js');
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // tap's loader hooks (NODE_OPTIONS) would make the child load .ts hooks it does not need.
 export const CHILD_ENV: NodeJS.ProcessEnv = Object.fromEntries(

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
@@ -9,6 +8,9 @@ import { parseArgs } from '../../runtime/cli/args';
 import { RUN_SPECS, resolveServiceConfig } from '../../runtime/service/config';
 import { MqttService } from '../../runtime/service/service';
 import type { Result } from '../../runtime/engine/sample';
+import { freePort } from '../../runtime/net/free-port';
+
+export { freePort };
 
 /** A service on an embedded Aedes broker on a free port. */
 export async function startService(modelPath: string, args: string[] = [], log?: Logger): Promise<MqttService> {
@@ -58,13 +60,6 @@ export function byDeviceTs(results: unknown[]): Map<string, Result> {
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /** A Mosquitto of our own on a free port, with `conf` lines added; resolves once it accepts connections. */
 export async function startMosquitto(dir: string, port: number, conf: string[], name = 'mosquitto.conf'): Promise<ChildProcess> {

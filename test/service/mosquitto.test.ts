@@ -2,7 +2,6 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { Engine } from '../../runtime/engine/engine';
@@ -10,6 +9,7 @@ import { loadModel } from '../../runtime/model/load-model';
 import type { Result } from '../../runtime/engine/sample';
 import { tempDir, writeTestModel } from '../helpers/models';
 import { until } from './helpers';
+import { freePort } from '../../runtime/net/free-port';
 
 // Against a real Mosquitto (Debian's package; .ci/run installs it) on a free port, the service as its own process.
 t.setTimeout(90_000);
@@ -20,13 +20,6 @@ const DEVICES = 5;
 const value = (d: number, i: number): number => Math.sin(i / 4 + d) * 5 + 10;
 const TS0 = 1_700_000_000_000;
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 function startBroker(port: number): ChildProcess {
   const conf = join(dir, 'mosquitto.conf');
