@@ -76,6 +76,7 @@ export class Engine {
   #ttlTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  readonly #sortKeys: Float64Array;
 
   constructor(model: Model, options: EngineOptions = {}, store?: DeviceStateStore) {
     this.model = model;
@@ -94,6 +95,7 @@ export class Engine {
     // A batch never holds more devices than the store can keep, or one would evict a batch-mate.
     this.#maxBatch = Math.min(this.options.maxBatch, this.#store.maxDevices);
     this.#scratch = new BatchScratch(this.#maxBatch, model, this.#layout.width);
+    this.#sortKeys = new Float64Array(this.#maxBatch);
     if (this.options.idleTtlMs > 0) {
       this.#ttlTimer = setInterval(() => void this.expireIdle(), Math.min(60_000, Math.max(10, this.options.idleTtlMs / 4)));
       this.#ttlTimer.unref();
@@ -267,13 +269,14 @@ export class Engine {
     return taken;
   }
 
-  async #process(taken: Pending[]): Promise<void> {
+  async #process(arrived: Pending[]): Promise<void> {
     const started = performance.now();
     const now = Date.now();
-    for (let i = 0; i < taken.length; i++) {
-      const p = taken[i]!;
+    for (let i = 0; i < arrived.length; i++) {
+      const p = arrived[i]!;
       p.slot = this.#store.acquire(p.sample.device, now);
     }
+    const taken = inSlotOrder(arrived, this.#store.size, this.#sortKeys);
     try {
       const { results, gapResets } = await stepBatch(
         { model: this.model, store: this.#store, opts: this.options, layout: this.#layout, scratch: this.#scratch },
@@ -303,6 +306,29 @@ export class Engine {
     this.#idleWaiters = [];
     for (const r of w) r();
   }
+}
+
+/**
+ * A batch that covers a good part of the store (a quarter or more), put in
+ * state-slot order: gather, scatter and the bookkeeping rows then walk the
+ * store's arrays forward instead of jumping around them (measured: about 12%
+ * more device-steps/s with 10k devices arriving in random order). A sparse
+ * batch gains nothing from it and is left as it came. One sample per device
+ * per batch, so every device's order is kept whatever the order in the batch.
+ * A native numeric sort of `slot * n + index` keys: no comparator calls.
+ */
+function inSlotOrder(items: Pending[], storeSize: number, keys: Float64Array): Pending[] {
+  const n = items.length;
+  if (n < 64 || n * 4 < storeSize) return items;
+  let ordered = true;
+  for (let i = 1; i < n && ordered; i++) ordered = items[i - 1]!.slot < items[i]!.slot;
+  if (ordered) return items;
+  const k = keys.subarray(0, n);
+  for (let i = 0; i < n; i++) k[i] = items[i]!.slot * n + i;
+  k.sort();
+  const out = new Array<Pending>(n);
+  for (let i = 0; i < n; i++) out[i] = items[k[i]! % n]!;
+  return out;
 }
 
 export { SampleError };
