@@ -5,6 +5,7 @@ import { loadModel } from '../../runtime/model/load-model';
 import { decodeModel } from '../../runtime/onnx/decode';
 import { main as importMain } from '../../models/import/import-command';
 import { maxAbsDiff, tempDir } from '../helpers/models';
+import { captureOutput } from '../helpers/capture';
 
 /** Made by models/fixtures/make_pytorch_fixture.py (torch.onnx.export of nn.LSTM + nn.Linear, non-default names). */
 const dir = join(__dirname, '..', 'fixtures', 'pytorch');
@@ -57,14 +58,7 @@ t.test('import folds the manifest: the file then loads alone, on every backend, 
   const lone = join(work, 'lstm2.onnx'); // no lstm2.json beside it
   const out = join(work, 'lstm2-single.onnx');
   copyFileSync(onnxFile, lone);
-  const stderr = process.stderr.write;
-  process.stderr.write = () => true;
-  let code: number;
-  try {
-    code = await importMain([lone, '--manifest', sidecar, '--out', out]);
-  } finally {
-    process.stderr.write = stderr;
-  }
+  const { value: code } = await captureOutput(() => importMain([lone, '--manifest', sidecar, '--out', out]));
   t.equal(code, 0);
   t.notOk(existsSync(out.replace(/\.onnx$/, '.json')));
   for (const backend of ['native', 'reference'] as const) {

@@ -5,17 +5,14 @@ import { loadModel } from '../../runtime/model/load-model';
 import { buildGeneric } from '../../models/toolchain/build-models';
 import { GENERIC_RECIPE } from '../../models/toolchain/generic-recipe';
 import { summarize } from '../../models/toolchain/forecast-check';
+import { captureOutput } from '../helpers/capture';
 
 t.test('the build pipeline (quick mode) writes a loadable model, its chart and card, reproducibly', async (t) => {
   const dir = t.testdir({ a: {}, b: {} });
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
+  await captureOutput(async () => {
     await buildGeneric(join(dir, 'a'), true);
     await buildGeneric(join(dir, 'b'), true);
-  } finally {
-    process.stderr.write = write;
-  }
+  });
   const model = await loadModel(join(dir, 'a', 'generic.onnx'));
   t.equal(model.id, 'generic@1.0.0');
   t.same(model.metadata.features, ['value']);

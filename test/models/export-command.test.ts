@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadModel, type Model } from '../../runtime/model/load-model';
 import { main as exportMain } from '../../models/toolchain/export-command';
 import type { WeightsJson } from '../../models/toolchain/export-file';
+import { captureOutput } from '../helpers/capture';
 
 const root = join(__dirname, '..', '..');
 const pytorch = join(root, 'test', 'fixtures', 'pytorch', 'lstm2.onnx');
@@ -27,13 +28,7 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 
 async function quietly<T>(f: () => Promise<T>): Promise<T> {
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await f();
-  } finally {
-    process.stderr.write = write;
-  }
+  return (await captureOutput(f)).value;
 }
 
 t.test('export writes a PyTorch model (sidecar, own tensor names) in the canonical form, computing the same', async (t) => {
@@ -75,15 +70,11 @@ t.test('export to JSON gives the weights with their shapes and the metadata', as
 
 t.test('bad arguments are named; nothing is written', async (t) => {
   const dir = t.testdir();
-  let err = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    t.equal(await exportMain([pytorch, '--out', join(dir, 'x.txt')]), 2);
-    t.equal(await exportMain([join(dir, 'missing.onnx'), '--out', join(dir, 'y.onnx')]), 1);
-  } finally {
-    process.stderr.write = write;
-  }
+  const { value: codes, stderr: err } = await captureOutput(async () => [
+    await exportMain([pytorch, '--out', join(dir, 'x.txt')]),
+    await exportMain([join(dir, 'missing.onnx'), '--out', join(dir, 'y.onnx')]),
+  ]);
+  t.same(codes, [2, 1]);
   t.match(err, /option --out: expected a file name ending in \.onnx or \.json, found ".*x\.txt"/);
   t.match(err, /missing\.onnx/);
 });

@@ -8,23 +8,14 @@ import type { ModelReport } from '../../models/import/inspect-model';
 import { quantizeModel } from '../../models/quantize/quantize-model';
 import { loadModel } from '../../runtime/model/load-model';
 import { makeTestModel, tempDir } from '../helpers/models';
+import { captureOutput } from '../helpers/capture';
 
 const fixture = join(__dirname, '..', 'fixtures', 'pytorch', 'lstm2.onnx');
 const manifest = join(__dirname, '..', 'fixtures', 'pytorch', 'lstm2.json');
 
 async function capture(run: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  let stdout = '';
-  let stderr = '';
-  process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await run(), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
+  const { value: code, stdout, stderr } = await captureOutput(run, { stdout: true });
+  return { code, stdout, stderr };
 }
 
 t.test('inspect prints tensors, shapes, size, fingerprint, quantization, op counts and metadata', async (t) => {

@@ -10,19 +10,11 @@ import { encodeMetadata } from '../../runtime/model/metadata';
 import { quantizeModel } from '../../models/quantize/quantize-model';
 import { main as quantizeMain } from '../../models/quantize/quantize-command';
 import { makeTestModel, maxAbsDiff, tempDir } from '../helpers/models';
+import { captureOutput } from '../helpers/capture';
 
 async function quietly(run: () => Promise<number>): Promise<{ code: number; stderr: string }> {
-  const write = process.stderr.write;
-  let stderr = '';
-  process.stderr.write = ((s: string) => {
-    stderr += s;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await run(), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
+  const { value: code, stderr } = await captureOutput(run);
+  return { code, stderr };
 }
 
 /** A smooth signal: two slow sines, as a sensor's normalized reading would look. */

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../../runtime/model/load-model';
 import { chartPath, main } from '../../models/toolchain/train-command';
+import { captureOutput } from '../helpers/capture';
 
 function writeCsv(dir: string, name: string, n: number, phase = 0): string {
   const lines = ['timestamp,load,temp'];
@@ -14,17 +15,8 @@ function writeCsv(dir: string, name: string, n: number, phase = 0): string {
 
 /** Runs the command with stderr captured; returns the exit code and what it printed. */
 async function run(argv: string[]): Promise<{ code: number; err: string }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let err = '';
-  process.stderr.write = ((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), err };
-  } finally {
-    process.stderr.write = write;
-  }
+  const { value: code, stderr: err } = await captureOutput(() => main(argv));
+  return { code, err };
 }
 
 t.test('trains on two files and writes a loadable model and its loss chart', async (t) => {

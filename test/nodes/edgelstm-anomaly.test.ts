@@ -1,17 +1,9 @@
 import t from 'tap';
+import type { Result } from '../../runtime/engine/sample';
 import { anomalyFlow, ErrorLog, helper, modelConfig, NODES, series, Sink, type Msg } from './flow-helpers';
 
-interface ResultPayload {
-  device: string;
-  values: number[];
-  expected: number[] | null;
-  score: number | null;
-  likelihood: number | null;
-  anomaly: boolean;
-  forecast: number[];
-  warmup: boolean;
-  model: string;
-}
+/** Node-RED's msg.payload out is the engine's result, DESIGN.md section 4. */
+type ResultPayload = Result;
 const payloadOf = (m: Msg): ResultPayload => m.payload as ResultPayload;
 
 t.afterEach(() => helper.unload());

@@ -7,6 +7,7 @@ import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import type { Result } from '../../runtime/engine/sample';
 import { tempDir, writeTestModel } from '../helpers/models';
+import { captureOutput } from '../helpers/capture';
 
 const dir = tempDir();
 const modelFile = writeTestModel(dir, { features: ['temp', 'hum'], targets: ['temp'], hidden: 8, normalization: { mode: 'per-device', window: 50, minStd: 1e-3 } });
@@ -17,19 +18,7 @@ function csv(rows: string[]): string {
   return f;
 }
 
-async function quiet<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
-  const orig = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((s: string) => {
-    stderr += s;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { value: await fn(), stderr };
-  } finally {
-    process.stderr.write = orig;
-  }
-}
+const quiet = captureOutput;
 
 const rows = ['timestamp,device,temp,hum'];
 for (let i = 0; i < 60; i++) {
