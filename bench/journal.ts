@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
-import { RawMqtt } from './mqtt-load';
+import { RawMqtt, sendReadings } from './mqtt-load';
 import { freePort } from '../runtime/net/free-port';
 
 const SPECS = {
@@ -77,33 +77,17 @@ async function measure(pub: RawMqtt, sub: RawMqtt, devices: number, step: { n: n
     const n = ((ts - TS0) / 1000) * devices + d - base;
     if (n >= 0 && n < sent) lat[received++] = at - sentAt[n]!;
   };
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      if (now >= end || sent >= cap) return resolve();
-      const target = rate === undefined ? Infinity : Math.floor(((now - t0) / 1000) * rate);
-      let k = 0;
-      while (sent < target && sent - received < window && k < 5000 && sent < cap) {
-        const r = base + sent;
-        const d = r % devices;
-        sentAt[sent++] = now;
-        pub.add(`sensors/d${d}/telemetry`, `{"ts":${TS0 + Math.floor(r / devices) * 1000},"value":${(Math.sin(r / devices / 5 + d) * 10 + 20).toFixed(3)}}`, 1);
-        k++;
-      }
-      pub.flush();
-      if (rate === undefined && k > 0) setImmediate(tick);
-      else setTimeout(tick, 1);
-    };
-    tick();
+  const run = await sendReadings(pub, {
+    seconds, rate, window, cap, sentAt,
+    answered: () => received,
+    add: (i) => {
+      const r = base + i;
+      const d = r % devices;
+      pub.add(`sensors/d${d}/telemetry`, `{"ts":${TS0 + Math.floor(r / devices) * 1000},"value":${(Math.sin(r / devices / 5 + d) * 10 + 20).toFixed(3)}}`, 1);
+      sent = i + 1;
+    },
   });
-  let last = performance.now();
-  for (let i = 0; i < 500 && received < sent; i++) {
-    const before = received;
-    await new Promise((r) => setTimeout(r, 20));
-    if (received > before) last = performance.now();
-  }
+  const { t0, end, last } = run;
   step.n = base + sent;
   sub.onPublish = undefined;
   const s = lat.slice(0, received).sort();

@@ -163,3 +163,65 @@ function varint(n: number): Buffer {
   } while (n > 0);
   return Buffer.from(out);
 }
+
+export interface PacedOptions {
+  seconds: number;
+  /** Readings per second; undefined floods, bounded by `window`. */
+  rate: number | undefined;
+  /** Most readings sent and not yet answered. */
+  window: number;
+  /** Most readings sent in all (the size of `sentAt`). */
+  cap: number;
+  /** Gets the send time of reading i. */
+  sentAt: Float64Array;
+  /** How many readings have been answered so far. */
+  answered: () => number;
+  /** Queues reading i on the publisher. */
+  add: (i: number) => void;
+}
+
+export interface PacedRun {
+  sent: number;
+  t0: number;
+  end: number;
+  /** When the last answer arrived (answers on their way at `end` are waited for, up to 10 s). */
+  last: number;
+}
+
+/**
+ * Sends readings for `seconds`: flooding (yield to I/O between bursts, sleep
+ * rather than spin while the window is full) or paced (one burst per
+ * millisecond; the send time is recorded per burst). Then waits for late
+ * answers, up to 10 s.
+ */
+export async function sendReadings(pub: RawMqtt, o: PacedOptions): Promise<PacedRun> {
+  let sent = 0;
+  const t0 = performance.now();
+  const end = t0 + o.seconds * 1000;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const now = performance.now();
+      if (now >= end || sent >= o.cap) return resolve();
+      const target = o.rate === undefined ? Infinity : Math.floor(((now - t0) / 1000) * o.rate);
+      let n = 0;
+      while (sent < target && sent - o.answered() < o.window && n < 5000 && sent < o.cap) {
+        o.sentAt[sent] = now;
+        o.add(sent);
+        sent++;
+        n++;
+      }
+      pub.flush();
+      if (o.rate === undefined && n > 0) setImmediate(tick);
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  let last = performance.now();
+  for (let i = 0; i < 500 && o.answered() < sent; i++) {
+    const before = o.answered();
+    await new Promise((r) => setTimeout(r, 20));
+    if (o.answered() > before) last = performance.now();
+  }
+  if (o.answered() >= sent) last = Math.max(last, end);
+  return { sent, t0, end, last };
+}

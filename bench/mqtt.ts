@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
-import { RawMqtt } from './mqtt-load';
+import { RawMqtt, sendReadings } from './mqtt-load';
 import { freePort } from '../runtime/net/free-port';
 
 const SPECS = {
@@ -193,39 +193,16 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
     latencies[received++] = at - sentAt[i]!;
   };
   const cpu0 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      if (now >= end || sent >= cap) return resolve();
-      const target = rate === undefined ? Infinity : Math.floor(((now - t0) / 1000) * rate);
-      let n = 0;
-      while (sent < target && sent - received < window && n < 5000 && sent < cap) {
-        sentAt[sent] = now;
-        const r = base + sent;
-        pub.add(fleet.topic(r), fleet.payload(r), qos);
-        sent++;
-        n++;
-      }
-      pub.flush();
-      // Flood: yield to I/O between bursts, and sleep rather than spin while the window is full;
-      // paced: one burst per millisecond (the send time is recorded per burst).
-      if (rate === undefined && n > 0) setImmediate(tick);
-      else setTimeout(tick, 1);
-    };
-    tick();
+  const { t0, end, last } = await sendReadings(pub, {
+    seconds, rate, window, cap, sentAt,
+    answered: () => received,
+    add: (i) => {
+      const r = base + i;
+      pub.add(fleet.topic(r), fleet.payload(r), qos);
+      sent = i + 1;
+    },
   });
-  const sentInTime = sent;
   fleet.next = base + sent;
-  // Results still on their way count, up to 10 s; the time is the time the last one arrived.
-  let last = performance.now();
-  for (let i = 0; i < 500 && received < sentInTime; i++) {
-    const before = received;
-    await new Promise((r) => setTimeout(r, 20));
-    if (received > before) last = performance.now();
-  }
-  if (received >= sentInTime) last = Math.max(last, end);
   const wall = (Math.max(last, end) - t0) / 1000;
   const cpu1 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
   // CPU over the whole time it was measured, the wait for late results included.
@@ -236,7 +213,7 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
   // Everything else: the machine's busy time less ours (other users of a shared machine show up here).
   const other = d[3]! - (Number.isNaN(d[0]!) ? 0 : d[0]!) - d[1]! - d[2]!;
   return {
-    sent: sentInTime, received, seconds: wall, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
+    sent, received, seconds: wall, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
     cpu: [d[0]!, d[1]!, d[2]!, Math.max(0, other)],
   };
 }
