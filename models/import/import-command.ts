@@ -1,6 +1,6 @@
 import type { OptionSpecs } from '../../runtime/cli/args';
 import { defineCommand, readModelFile } from '../../runtime/cli/command';
-import { writeFileAtomic } from '../toolchain/atomic-write';
+import { writeFileAtomic } from '../../runtime/util/atomic-write';
 import { readManifest } from './manifest';
 import { importManifest } from './import-model';
 

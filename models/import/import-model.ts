@@ -1,9 +1,7 @@
-import { ModelError } from '../../runtime/errors';
 import { loadModel } from '../../runtime/model/load-model';
 import { encodeMetadata, parseMetadata, type ModelMetadata } from '../../runtime/model/metadata';
-import { decodeModel } from '../../runtime/onnx/decode';
+import { decodeOnnxFile } from '../../runtime/onnx/decode';
 import { replaceMetadataProps } from './metadata-props';
-import type { OnnxModel } from '../../runtime/onnx/types';
 import type { BackendKind } from '../../runtime/backend/backend';
 
 export interface ImportOptions {
@@ -28,12 +26,7 @@ export interface ImportResult {
  * checks as loadModel, and ONNX Runtime's own session creation.
  */
 export async function importManifest(bytes: Uint8Array, manifest: Record<string, unknown>, opts: ImportOptions): Promise<ImportResult> {
-  let onnx: OnnxModel;
-  try {
-    onnx = decodeModel(bytes);
-  } catch (e) {
-    throw new ModelError(`not a valid ONNX file (${(e as Error).message})`, { file: opts.file });
-  }
+  const onnx = decodeOnnxFile(bytes, opts.file);
   // Errors about metadata name the manifest: that is the file the user edits.
   const metadata = parseMetadata(onnx.metadata, manifest, opts.manifestFile);
   const props = new Map<string, string>();

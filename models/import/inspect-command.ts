@@ -1,9 +1,10 @@
+import { invalidOnnxError } from '../../runtime/onnx/decode';
 import { existsSync } from 'node:fs';
-import { EdgeLstmError, ModelError } from '../../runtime/errors';
+import { EdgeLstmError } from '../../runtime/errors';
 import type { OptionSpecs } from '../../runtime/cli/args';
 import { defineCommand, readModelFile } from '../../runtime/cli/command';
 import { readManifest } from './manifest';
-import { formatReport, inspectModel } from './inspect-model';
+import { checkWithLoader, formatReport, inspectModel } from './inspect-model';
 
 const USAGE = 'edgelstm inspect MODEL.onnx [--json] [--manifest M.json]';
 
@@ -12,17 +13,28 @@ const SPECS = {
   manifest: { type: 'string', description: 'sidecar metadata to check the model against (default: MODEL.json beside it, if it exists)', placeholder: 'M.json' },
 } satisfies OptionSpecs;
 
-/** `edgelstm inspect`: what a model file holds. Reads only; a model that breaks the contract is still shown, with the reason. */
+/**
+ * `edgelstm inspect`: what a model file holds, and whether it loads: the
+ * loader's whole check runs, so the verdict is the loader's own message. Reads
+ * only; a refused model is still shown, with the reason, and the exit code is 1.
+ */
 export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: ['MODEL'] }, async (o, [file]) => {
   const bytes = readModelFile(file!);
   const beside = file!.replace(/\.onnx$/i, '') + '.json';
   const manifestPath = o.manifest ?? (existsSync(beside) ? beside : undefined);
+  const sidecar = manifestPath !== undefined ? readManifest(manifestPath) : undefined;
   let report;
   try {
-    report = inspectModel(bytes, file!, manifestPath !== undefined ? readManifest(manifestPath) : undefined);
+    report = inspectModel(bytes, file!, sidecar);
   } catch (e) {
     if (e instanceof EdgeLstmError) throw e;
-    throw new ModelError(`not a valid ONNX file (${(e as Error).message})`, { file });
+    throw invalidOnnxError(file!, bytes.length, e);
   }
+  report = await checkWithLoader(report, bytes, sidecar);
   process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n${manifestPath ? `(metadata checked with ${manifestPath})\n` : ''}`);
+  if (report.contractError !== null) {
+    process.stderr.write(`edgelstm inspect: the loader refuses this model: ${report.contractError}\n`);
+    return 1;
+  }
+  return 0;
 });

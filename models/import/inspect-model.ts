@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { ModelDims } from '../../runtime/contract/dims';
+import { loadModel } from '../../runtime/model/load-model';
 import { parseMetadata, type Quantization } from '../../runtime/model/metadata';
+import type { CellKind, SequenceLayout } from '../../runtime/contract/cell';
 import { decodeModel } from '../../runtime/onnx/decode';
 import type { OnnxDim, OnnxModel } from '../../runtime/onnx/types';
 
@@ -38,8 +41,25 @@ export interface ModelReport {
   /** metadata_props as stored, JSON values parsed where they parse. */
   metadata: Record<string, unknown>;
   quantization: Quantization | null;
-  /** null when the metadata meets the contract, else why not (the loader's message). */
+  /** null when the model loads, else exactly what the loader says when it refuses it. */
   contractError: string | null;
+  /** What the loader settled, when it accepts the model. */
+  loaded: { id: string; cell: CellKind; layout: SequenceLayout; dims: ModelDims } | null;
+}
+
+/**
+ * Runs the loader's whole check (metadata, graph, recurrent attributes and
+ * ONNX Runtime's own session creation) on the bytes: the report then says
+ * exactly what `loadModel`, `run` and `replay` would.
+ */
+export async function checkWithLoader(report: ModelReport, bytes: Uint8Array, sidecar: Record<string, unknown> | undefined): Promise<ModelReport> {
+  try {
+    const m = await loadModel(bytes, { name: report.file, sidecar: sidecar ?? false });
+    await m.release();
+    return { ...report, contractError: null, loaded: { id: m.id, cell: m.cell, layout: m.layout, dims: { ...m.dims } } };
+  } catch (e) {
+    return { ...report, contractError: (e as Error).message, loaded: null };
+  }
 }
 
 export function inspectModel(bytes: Uint8Array, file: string, sidecar?: Record<string, unknown>): ModelReport {
@@ -83,6 +103,7 @@ export function inspectModel(bytes: Uint8Array, file: string, sidecar?: Record<s
     metadata,
     quantization,
     contractError,
+    loaded: null,
   };
 }
 
@@ -97,6 +118,7 @@ export function formatReport(r: ModelReport): string {
     `  producer     ${r.producer || '(none)'}, IR ${r.irVersion}, opsets ${r.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`,
     `  quantization ${r.quantization ? JSON.stringify(r.quantization) : '(unknown: metadata incomplete)'}`,
     `  contract     ${r.contractError ?? 'ok'}`,
+    ...(r.loaded ? [`  cell         ${r.loaded.cell.toUpperCase()}, ${r.loaded.layout}, F=${r.loaded.dims.F} H=${r.loaded.dims.H} L=${r.loaded.dims.L} T=${r.loaded.dims.T}`] : []),
     '',
     'Inputs:',
     ...r.inputs.map((i) => `  ${i.name.padEnd(20)} ${i.type.padEnd(8)} ${shape(i.shape)}`),

@@ -1,4 +1,5 @@
-import type { LstmWeights } from '../../runtime/model/weights';
+import type { LstmWeights } from '../../runtime/contract/weights';
+import { transpose } from '../../runtime/onnx/transpose';
 import { decodeModel } from '../../runtime/onnx/decode';
 import { encodeModel } from '../../runtime/onnx/encode';
 import { OnnxDataType, floatTensor, type OnnxGraph, type OnnxTensor } from '../../runtime/onnx/types';
@@ -64,10 +65,4 @@ function pruneUnused(g: OnnxGraph): void {
   }
   const read = new Set(g.nodes.flatMap((n) => n.inputs));
   g.initializers = g.initializers.filter((t) => read.has(t.name));
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
 }

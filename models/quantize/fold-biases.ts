@@ -11,7 +11,9 @@ import { int64Tensor, tensorFloats, type OnnxNode, type OnnxTensor } from '../..
  * (ONNX Runtime adds the two once, in float32, before the first step), so the
  * outputs are the same, and the file loses 4H floats per layer: at H = 32
  * that is a tenth of the int8 file. ONNX Runtime folds the Cast and Pad
- * into a constant when the session is created.
+ * into a constant when the session is created. GRU biases stay as they are:
+ * with linear_before_reset the recurrent bias of the hidden gate is applied
+ * inside the reset gate's product, so Wb + Rb is not what the GRU computes.
  */
 export function foldLstmBiases(bytes: Uint8Array): Uint8Array {
   const model = decodeModel(bytes);

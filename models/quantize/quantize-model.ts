@@ -1,14 +1,17 @@
 import { ModelError } from '../../runtime/errors';
 import { encodeMetadata, parseMetadata, type ModelMetadata } from '../../runtime/model/metadata';
-import { decodeModel } from '../../runtime/onnx/decode';
+import { decodeOnnxFile } from '../../runtime/onnx/decode';
 import { extractLstmWeights } from '../../runtime/onnx/extract-weights';
 import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import type { OnnxModel } from '../../runtime/onnx/types';
 import { toDynamicQuantizeLstm, DYNAMIC_CAVEAT } from './dynamic-lstm';
 import { foldLstmBiases } from './fold-biases';
 import { int8WeightStorer, layerScales } from './weight-storer';
+import { boundCalibration, calibrate } from './calibrate';
+import { buildStaticModel } from './quantize-static';
+import type { RawSeries } from '../toolchain/series-data';
 
-export type QuantizeMode = 'weight' | 'dynamic';
+export type QuantizeMode = 'weight' | 'dynamic' | 'static';
 
 export interface QuantizeOptions {
   /**
@@ -24,6 +27,12 @@ export interface QuantizeOptions {
   sidecar?: Record<string, unknown>;
   /** Names the model in errors. */
   file?: string;
+  /**
+   * 'static' only: series to calibrate the activation scales on (raw units,
+   * normalized as the engine does), and what they are, for the metadata.
+   * Without them the engine's bounds set the scales (±CLIP for inputs, ±1 for h).
+   */
+  calibration?: { series: readonly RawSeries[]; source: string };
 }
 
 /**
@@ -36,27 +45,34 @@ export function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions = {}): Ui
   const file = opts.file ?? '<bytes>';
   const mode = opts.mode ?? 'weight';
   const perChannel = opts.perChannel ?? true;
-  if (mode !== 'weight' && mode !== 'dynamic') throw new RangeError(`mode: expected "weight" or "dynamic", found ${JSON.stringify(mode)}`);
-  let onnx: OnnxModel;
-  try {
-    onnx = decodeModel(bytes);
-  } catch (e) {
-    throw new ModelError(`not a valid ONNX file (${(e as Error).message})`, { file });
-  }
+  if (mode !== 'weight' && mode !== 'dynamic' && mode !== 'static') throw new RangeError(`mode: expected "weight", "dynamic" or "static", found ${JSON.stringify(mode)}`);
+  const onnx = decodeOnnxFile(bytes, file);
   const metadata = parseMetadata(onnx.metadata, opts.sidecar, file);
   if (metadata.quantization.scheme !== 'none') {
     throw new ModelError('model is already quantized; quantize the float32 model instead', { file, field: 'edgelstm.quantization', expected: '{"scheme":"none"}', found: JSON.stringify(metadata.quantization) });
   }
   const weights = extractLstmWeights(onnx, metadata.io, file);
+  if (mode !== 'weight' && weights.cell === 'gru') {
+    throw new ModelError(`--mode ${mode} has no GRU form (it builds LSTM operators); quantize a GRU with the default --mode weight (int8 weights, batch-invariant)`, { file, field: 'mode', expected: 'weight for a GRU', found: mode });
+  }
+  if (mode === 'static') {
+    const cal = opts.calibration;
+    const calibration = cal ? calibrate(weights, metadata.normalization, cal.series, cal.source) : boundCalibration(weights.inputSize, weights.layers.length);
+    return buildStaticModel(weights, calibration, metadata.io, { ...producerProps(onnx), ...encodeMetadata(metadata) });
+  }
   const quantized: ModelMetadata = { ...metadata, quantization: { scheme: mode === 'weight' ? 'int8-weight' : 'int8-dynamic', perChannel } };
-  const props: Record<string, string> = {};
-  // A producer's own metadata_props travel along; edgelstm's are re-encoded.
-  for (const [k, v] of onnx.metadata) if (!k.startsWith('edgelstm.')) props[k] = v;
-  Object.assign(props, encodeMetadata(quantized));
+  const props: Record<string, string> = { ...producerProps(onnx), ...encodeMetadata(quantized) };
   if (mode === 'dynamic') {
     // The caveat travels in the file, where `inspect` and a reviewer see it.
     props['edgelstm.quantization'] = JSON.stringify({ ...quantized.quantization, batchInvariant: false, caveat: DYNAMIC_CAVEAT });
   }
   const built = buildLstmModel(weights, { names: metadata.io, metadata: props, storeWeight: int8WeightStorer(layerScales(weights, perChannel)), producerName: 'edgelstm quantize' });
   return foldLstmBiases(mode === 'weight' ? built : toDynamicQuantizeLstm(built, weights, perChannel));
+}
+
+/** A producer's own metadata_props travel along; edgelstm's are re-encoded. */
+function producerProps(onnx: OnnxModel): Record<string, string> {
+  const props: Record<string, string> = {};
+  for (const [k, v] of onnx.metadata) if (!k.startsWith('edgelstm.')) props[k] = v;
+  return props;
 }

@@ -1,11 +1,11 @@
-import type { LstmWeights } from '../../runtime/model/weights';
+import { gateCount, type LstmWeights } from '../../runtime/contract/weights';
 import type { WeightStorer } from '../../runtime/onnx/lstm-graph';
 import { OnnxDataType, floatTensor } from '../../runtime/onnx/types';
 import { halfAtLeast, storeAsHalf } from '../../runtime/onnx/half';
 import { int8Bytes, quantizeInt8 } from './int8';
 
 /**
- * One scale per gate row of each LSTM layer, shared by W and R: a gate's
+ * One scale per gate row of each LSTM (or GRU) layer, shared by W and R: a gate's
  * pre-activation is the row of [W | R] times [x; h], so that row is the
  * output channel. Sharing the scale costs nothing in range (the row's largest
  * weight sets it either way, and W and R are initialized and trained on the
@@ -14,10 +14,11 @@ import { int8Bytes, quantizeInt8 } from './int8';
  */
 export function layerScales(w: LstmWeights, perChannel: boolean): Float32Array[] {
   const H = w.hiddenSize;
+  const G = gateCount(w) * H;
   return w.layers.map((lw) => {
-    const inSize = lw.W.length / (4 * H);
-    const maxAbs = new Float64Array(perChannel ? 4 * H : 1);
-    for (let g = 0; g < 4 * H; g++) {
+    const inSize = lw.W.length / G;
+    const maxAbs = new Float64Array(perChannel ? G : 1);
+    for (let g = 0; g < G; g++) {
       const ch = perChannel ? g : 0;
       for (let k = 0; k < inSize; k++) maxAbs[ch] = Math.max(maxAbs[ch]!, Math.abs(lw.W[g * inSize + k]!));
       for (let k = 0; k < H; k++) maxAbs[ch] = Math.max(maxAbs[ch]!, Math.abs(lw.R[g * H + k]!));
@@ -51,19 +52,19 @@ export function layerScales(w: LstmWeights, perChannel: boolean): Float32Array[]
  */
 export function int8WeightStorer(scales: readonly Float32Array[]): WeightStorer {
   return (name, dims, data, nodes, initializers) => {
-    const m = /^lstm(\d+)_[WR]$/.exec(name);
+    const m = /^(lstm|gru)(\d+)_[WR]$/.exec(name);
     if (!m || dims.length !== 3) {
       initializers.push(floatTensor(name, dims, data));
       return name;
     }
-    const layer = Number(m[1]);
+    const layer = Number(m[2]);
     const s = scales[layer]!;
     const rows = dims[1]!;
     const cols = dims[2]!;
     const perChannel = s.length > 1;
     const q = quantizeInt8(data, s, perChannel ? (i) => Math.floor(i / cols) % rows : () => 0);
-    const scaleName = `lstm${layer}_scale`;
-    // [1, 4H, 1] broadcasts one scale over each gate row of W [1, 4H, F] and R [1, 4H, H].
+    const scaleName = `${m[1]!}${layer}_scale`;
+    // [1, GH, 1] broadcasts one scale over each gate row of W [1, GH, F] and R [1, GH, H] (G = 4 for an LSTM, 3 for a GRU).
     if (!nodes.some((n) => n.outputs.includes(scaleName))) storeAsHalf(scaleName, perChannel ? [1, s.length, 1] : [], s, nodes, initializers);
     initializers.push({ name: `${name}_q`, dims, dataType: OnnxDataType.Int8, raw: int8Bytes(q) });
     nodes.push({ name: '', opType: 'Cast', domain: '', inputs: [`${name}_q`], outputs: [`${name}_i8f`], attributes: [{ name: 'to', type: 2, i: OnnxDataType.Float }] });

@@ -1,7 +1,7 @@
 import { EdgeLstmError } from '../../runtime/errors';
 import type { OptionSpecs } from '../../runtime/cli/args';
 import { defineCommand } from '../../runtime/cli/command';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../../runtime/util/atomic-write';
 import { exportModelFile, type ExportFormat } from './export-file';
 
 const USAGE = 'edgelstm export MODEL --out OUT.onnx|OUT.json';

@@ -1,7 +1,9 @@
 import { encodeMetadata, type ModelMetadata, type Normalization } from '../../runtime/model/metadata';
-import type { LstmWeights } from '../../runtime/model/weights';
-import { DEFAULT_TENSOR_NAMES, buildLstmModel, type TensorNames } from '../../runtime/onnx/lstm-graph';
+import type { LstmWeights } from '../../runtime/contract/weights';
+import { DEFAULT_TENSOR_NAMES, type TensorNames } from '../../runtime/contract/tensor-names';
+import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import type { TrainResult } from './train';
+import type { CellKind } from '../../runtime/contract/cell';
 
 /** What the model file says about itself, beyond the weights. */
 export interface ExportInfo {
@@ -14,15 +16,16 @@ export interface ExportInfo {
   training: Record<string, unknown>;
 }
 
-/** The tensor names a trained model uses (the contract's defaults; y_logvar only with a variance head). */
-export function trainedTensorNames(withLogvar: boolean): TensorNames {
+/** The tensor names a trained model uses (the contract's defaults; y_logvar only with a variance head; no c0/cn for a GRU). */
+export function trainedTensorNames(withLogvar: boolean, cell: CellKind = 'lstm'): TensorNames {
   const { x, h0, c0, y, hn, cn, ylogvar } = DEFAULT_TENSOR_NAMES;
-  return withLogvar ? { x, h0, c0, y, hn, cn, ylogvar } : { x, h0, c0, y, hn, cn };
+  const names: TensorNames = cell === 'gru' ? { x, h0, y, hn } : { x, h0, c0, y, hn, cn };
+  return withLogvar ? { ...names, ylogvar } : names;
 }
 
 /** The ONNX bytes of a trained model, with the full `edgelstm.*` metadata (DESIGN.md section 2). */
 export function exportModel(weights: LstmWeights, info: ExportInfo): Uint8Array {
-  const io = trainedTensorNames(weights.logvarHead !== undefined);
+  const io = trainedTensorNames(weights.logvarHead !== undefined, weights.cell);
   const metadata: ModelMetadata = {
     format: 1,
     name: info.name,

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { featureMean, featureStd, normalizeInto, observe, statsWidth } from '../../runtime/engine/normalizer';
+import { featureMean, featureStd, normalizeInto, observe, statsWidth } from '../../runtime/model/normalizer';
 import type { Normalization } from '../../runtime/model/metadata';
 
 /** Forecast errors of one univariate series, in raw units, against naive persistence. */
@@ -34,11 +34,13 @@ export async function scoreForecasts(session: ort.InferenceSession, norm: Normal
     std[t] = featureStd(norm, stats, 0, 1, 0);
   }
   const zeros = new Float32Array(layers * hidden);
-  const out = await session.run({
+  const feeds: Record<string, ort.Tensor> = {
     x: new ort.Tensor('float32', x, [n, 1, 1]),
     h0: new ort.Tensor('float32', zeros, [layers, 1, hidden]),
-    c0: new ort.Tensor('float32', zeros, [layers, 1, hidden]),
-  });
+  };
+  // A GRU has no cell state.
+  if (session.inputNames.includes('c0')) feeds['c0'] = new ort.Tensor('float32', zeros, [layers, 1, hidden]);
+  const out = await session.run(feeds);
   const y = out['y']!.data as Float32Array;
   let se = 0;
   let ae = 0;

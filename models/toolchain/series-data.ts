@@ -1,6 +1,6 @@
 import { EdgeLstmError } from '../../runtime/errors';
 import type { Normalization } from '../../runtime/model/metadata';
-import { CLIP, featureMean, featureStd, normalizeInto, observe, statsWidth } from '../../runtime/engine/normalizer';
+import { CLIP, featureMean, featureStd, normalizeInto, observe, statsWidth } from '../../runtime/model/normalizer';
 
 /** One device's history in raw units: `columns[f][i]` is feature f at row i. */
 export interface RawSeries {

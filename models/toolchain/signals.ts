@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../runtime/model/weights';
+import { mulberry32 } from '../../runtime/contract/weights';
 
 /** The kinds of structure a synthetic series is built from. */
 export const SIGNAL_FAMILIES = ['seasonal', 'weekly', 'trend', 'random-walk', 'ar1', 'level-shift', 'regime-change', 'square-wave', 'sawtooth', 'spikes', 'bursty-noise'] as const;

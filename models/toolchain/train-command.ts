@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { formatHelp, parseArgs, type OptionSpecs, type OptionValues } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import type { OptionSpecs, OptionValues } from '../../runtime/cli/args';
+import { defineCommand } from '../../runtime/cli/command';
 import { EdgeLstmError } from '../../runtime/errors';
 import type { Normalization } from '../../runtime/model/metadata';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../../runtime/util/atomic-write';
 import { exportModel, trainingSummary } from './export-model';
 import { lossChartHtml } from './loss-chart';
 import { ProgressBar } from './progress-bar';
@@ -18,6 +18,7 @@ export const TRAIN_SPECS = {
   input: { type: 'list', required: true, placeholder: 'file.csv,...', description: 'training CSV files (timestamp, then feature columns by name); each file is one device' },
   features: { type: 'list', default: ['value'], placeholder: 'a,b', description: 'input feature columns, in model order' },
   targets: { type: 'list', placeholder: 'a', description: 'features to predict (default: all features)' },
+  cell: { type: 'string', choices: ['lstm', 'gru'], default: 'lstm', description: 'recurrent cell: lstm, or gru (no cell state: less state per device)' },
   hidden: { type: 'number', integer: true, min: 1, max: 1024, default: D.hidden, description: 'hidden units per layer' },
   layers: { type: 'number', integer: true, min: 1, max: 8, default: D.layers, description: 'stacked LSTM layers' },
   window: { type: 'number', integer: true, min: 2, max: 100000, default: D.window, description: 'steps per training window (BPTT length)' },
@@ -43,7 +44,7 @@ export const TRAIN_SPECS = {
 
 export type TrainCommandOptions = OptionValues<typeof TRAIN_SPECS>;
 
-const USAGE = 'edgelstm train --input CSV... [--features a,b] [--targets a] [--hidden 32] [--layers 1] [--window 64] [--epochs N] [--seed S] --out model.onnx [--config file.json]';
+const USAGE = 'edgelstm train --input CSV... [--features a,b] [--targets a] [--cell lstm|gru] [--hidden 32] [--layers 1] [--window 64] [--epochs N] [--seed S] --out model.onnx [--config file.json]';
 
 function bad(field: string, expected: string, found: string): EdgeLstmError {
   return new EdgeLstmError('E_CONFIG', `option --${field}: expected ${expected}, found ${found}`, { field, expected, found });
@@ -67,6 +68,7 @@ export function validateTrainOptions(o: TrainCommandOptions): void {
 
 export function trainOptionsFrom(o: TrainCommandOptions): TrainOptions {
   const t: TrainOptions = {
+    cell: o.cell as 'lstm' | 'gru',
     hidden: o.hidden,
     layers: o.layers,
     window: o.window,
@@ -84,21 +86,11 @@ export function trainOptionsFrom(o: TrainCommandOptions): TrainOptions {
   return t;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  try {
-    // Help comes before parsing: parseArgs insists on the required options.
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${formatHelp(USAGE, TRAIN_SPECS)}\n`);
-      return 0;
-    }
-    const { values: o } = parseArgs(argv, TRAIN_SPECS);
-    validateTrainOptions(o);
-    await runTraining(o, process.stderr);
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  }
-}
+export const main = defineCommand({ usage: USAGE, options: TRAIN_SPECS }, async (o) => {
+  validateTrainOptions(o);
+  await runTraining(o, process.stderr);
+  return 0;
+});
 
 /** Reads, trains, writes the model (atomically) and the chart; returns the model path. */
 export async function runTraining(o: TrainCommandOptions, log: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): Promise<string> {
@@ -111,7 +103,7 @@ export async function runTraining(o: TrainCommandOptions, log: NodeJS.WritableSt
   const targetIndex = targets.map((t) => features.indexOf(t));
   const prepared = raw.map((r) => prepareSeries(r, norm, targetIndex));
   const bar = o.quiet ? undefined : new ProgressBar(log, opts.epochs);
-  if (!o.quiet) log.write(`training on ${raw.length} file(s), ${prepared.reduce((s, p) => s + p.rows, 0)} rows; H=${opts.hidden} L=${opts.layers} window=${opts.window}\n`);
+  if (!o.quiet) log.write(`training on ${raw.length} file(s), ${prepared.reduce((s, p) => s + p.rows, 0)} rows; ${(opts.cell ?? 'lstm').toUpperCase()} H=${opts.hidden} L=${opts.layers} window=${opts.window}\n`);
   const result = trainLstm(prepared, features.length, targets.length, opts, bar);
   const name = o.name ?? basename(o.out).replace(/\.onnx$/i, '');
   const { out: _out, input, quiet: _q, chart: _ch, ...recorded } = o;

@@ -1,13 +1,17 @@
 import { EdgeLstmError } from '../../runtime/errors';
-import { mulberry32, type LstmWeights } from '../../runtime/model/weights';
-import { Adam, clipGradNorm } from './adam';
-import { ParamLayout } from './param-layout';
+import { mulberry32, type LstmWeights } from '../../runtime/contract/weights';
+import { Adam, clipGradNorm } from '../../runtime/learn/adam';
+import { ParamLayout } from '../../runtime/learn/param-layout';
 import type { PreparedSeries } from './series-data';
-import { WindowGradient } from './window-gradient';
+import { GruWindowGradient } from '../../runtime/learn/gru-window-gradient';
+import { WindowGradient, type WindowNet } from '../../runtime/learn/window-gradient';
+import type { CellKind } from '../../runtime/contract/cell';
 import { shufflePairs, splitWindows, type WindowSplit } from './windows';
 
 /** Training hyper-parameters. Defaults in TRAIN_DEFAULTS. */
 export interface TrainOptions {
+  /** The recurrent cell; default 'lstm'. A GRU keeps no cell state (less state per device). */
+  cell?: CellKind;
   /** Hidden units per layer (H). */
   hidden: number;
   /** Stacked LSTM layers (L). */
@@ -81,7 +85,7 @@ export interface TrainResult {
 }
 
 /**
- * Trains an LSTM next-step forecaster on prepared series: mini-batches of
+ * Trains an LSTM (or GRU) next-step forecaster on prepared series: mini-batches of
  * windows, BPTT, gradient clipping, Adam, early stopping on the validation
  * loss (the best epoch's weights are kept). Deterministic for a given seed:
  * initialization and shuffling draw from one seeded generator and the
@@ -94,11 +98,12 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
   if (split.train.length === 0) {
     throw new EdgeLstmError('E_CSV', `too few rows for one training window of ${opts.window} steps`, { field: 'window', expected: `a series with more than ${opts.window} rows`, found: series.map((s) => `${s.name}: ${s.rows + 1} rows`).join(', ') });
   }
-  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar });
+  const cell = opts.cell ?? 'lstm';
+  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar, cell });
   const params = layout.init(opts.seed);
   const best = Float64Array.from(params);
   const grad = new Float64Array(layout.size);
-  const net = new WindowGradient(layout, opts.window);
+  const net: WindowNet = cell === 'gru' ? new GruWindowGradient(layout, opts.window) : new WindowGradient(layout, opts.window);
   const adam = new Adam(layout.size);
   const rand = mulberry32(opts.seed ^ 0x9e3779b9);
   const order = Int32Array.from(split.train);
@@ -168,7 +173,7 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
 }
 
 /** Mean loss and mean squared error per predicted value over a set of windows. */
-export function evaluate(net: WindowGradient, params: Float64Array, series: readonly PreparedSeries[], windows: Int32Array, features: number, targets: number, window: number): { loss: number; mse: number } {
+export function evaluate(net: WindowNet, params: Float64Array, series: readonly PreparedSeries[], windows: Int32Array, features: number, targets: number, window: number): { loss: number; mse: number } {
   let loss = 0;
   let se = 0;
   for (let w = 0; w < windows.length / 2; w++) {

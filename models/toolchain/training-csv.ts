@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EdgeLstmError, formatWithDetails, type ErrorDetails } from '../../runtime/errors';
-import { parseTimestamp, splitCsvLine } from '../../runtime/replay/csv';
+import { splitCsvLine } from '../../runtime/replay/csv';
+import { parseTimestamp } from '../../runtime/util/timestamp';
 import type { RawSeries } from './series-data';
 
 function csvError(message: string, d: ErrorDetails): EdgeLstmError {

@@ -1,9 +1,12 @@
 import { ModelError } from '../errors';
-import type { TensorNames } from '../onnx/lstm-graph';
-import type { LstmWeights } from '../model/weights';
-import { BACKEND_KINDS, type BackendKind, type BackendOptions, type LstmBackend } from './backend';
-import { OrtBackend, type ModelDims, type OrtModule } from './ort-backend';
-import { ReferenceBackend } from './reference-backend';
+import type { ModelDims } from '../contract/dims';
+import type { TensorNames } from '../contract/tensor-names';
+import type { LstmWeights } from '../contract/weights';
+import type { CellKind, SequenceLayout } from '../contract/cell';
+import { BACKEND_KINDS, type BackendGraph, type BackendKind, type BackendOptions, type LstmBackend } from './backend';
+import { OrtBackend } from './ort-backend';
+import { loadNative, loadWasm } from './ort-modules';
+import { ReferenceBackend, type ReferenceWeights } from './reference-backend';
 
 /** Loads the runtime module only when it is asked for: a board without the native binary can still use wasm. */
 export async function createBackend(
@@ -12,17 +15,16 @@ export async function createBackend(
   io: TensorNames,
   dims: ModelDims,
   opts: BackendOptions,
-  weights: () => LstmWeights,
+  weights: () => LstmWeights | ReferenceWeights,
+  /** The cell and the layout of x and y, as the loader read them from the graph. Default: as io says, seq-first. */
+  shape: { cell: CellKind; layout: SequenceLayout } = { cell: io.c0 !== undefined ? 'lstm' : 'gru', layout: 'seq-first' },
 ): Promise<LstmBackend> {
+  const graph: BackendGraph = { io, dims, ...shape };
   switch (kind) {
     case 'native':
-      return OrtBackend.create('native', require('onnxruntime-node') as OrtModule, bytes, io, dims, opts);
-    case 'wasm': {
-      const ort = require('onnxruntime-web') as OrtModule & { env: { wasm: { numThreads: number } } };
-      // Threads in wasm need SharedArrayBuffer workers; one thread is what a small board wants anyway.
-      ort.env.wasm.numThreads = 1;
-      return OrtBackend.create('wasm', ort, bytes, io, dims, opts);
-    }
+      return OrtBackend.create('native', loadNative(), bytes, graph, opts);
+    case 'wasm':
+      return OrtBackend.create('wasm', loadWasm(), bytes, graph, opts);
     case 'reference':
       return new ReferenceBackend(weights());
     default:

@@ -1,5 +1,6 @@
 import { ModelError } from '../errors';
-import type { TensorNames } from '../onnx/lstm-graph';
+import { SEQUENCE_LAYOUTS, type SequenceLayout } from '../contract/cell';
+import type { TensorNames } from '../contract/tensor-names';
 
 export type Normalization =
   | { mode: 'global'; mean: number[]; std: number[] }
@@ -16,7 +17,12 @@ export type Quantization =
   /** int8 weights, one scale per output channel, dequantized in the graph; activations stay float32. */
   | { scheme: 'int8-weight'; perChannel: boolean }
   /** ONNX Runtime's DynamicQuantizeLSTM: faster, but a device's outputs depend on its batch-mates. */
-  | { scheme: 'int8-dynamic'; perChannel: boolean };
+  | { scheme: 'int8-dynamic'; perChannel: boolean }
+  /**
+   * int8 compute with fixed, calibrated activation scales (models/quantize/quantize-static.ts):
+   * integer matrix products, float32 gates and cell state; batch-invariant bit for bit.
+   */
+  | { scheme: 'int8-static'; perChannel: true; batchInvariant: true; scales: { x: number[]; h: number[] }; calibration: Record<string, unknown> };
 
 export interface ModelMetadata {
   format: 1;
@@ -27,10 +33,12 @@ export interface ModelMetadata {
   normalization: Normalization;
   io: TensorNames;
   quantization: Quantization;
+  /** Declared layout of x and y; the loader detects it from the graph when this is absent. */
+  layout?: SequenceLayout;
   training?: Record<string, unknown>;
 }
 
-export const METADATA_KEYS = ['format', 'name', 'version', 'features', 'targets', 'normalization', 'io', 'quantization', 'training'] as const;
+export const METADATA_KEYS = ['format', 'name', 'version', 'features', 'targets', 'normalization', 'io', 'quantization', 'layout', 'training'] as const;
 
 /** Encodes metadata as `metadata_props` (keys prefixed `edgelstm.`, values JSON). */
 export function encodeMetadata(m: ModelMetadata): Record<string, string> {
@@ -82,11 +90,14 @@ export function parseMetadata(props: ReadonlyMap<string, string>, sidecar: Recor
   if (!/^\d+\.\d+\.\d+([-+].*)?$/.test(version)) bad('version', 'a semantic version such as 1.0.0');
 
   const normalization = parseNormalization(need('normalization'), features.length, () => bad('normalization', `{"mode":"global","mean":[${features.length} numbers],"std":[${features.length} positive numbers]} or {"mode":"per-device","window":N,"minStd":x}`));
-  const io = parseIo(need('io'), () => bad('io', 'an object naming the tensors x, h0, c0, y, hn, cn (and optionally ylogvar)'));
-  const quantization = parseQuantization(raw['quantization'] ?? { scheme: 'none' }, () => bad('quantization', '{"scheme":"none"}, {"scheme":"int8-weight",...} or {"scheme":"int8-dynamic",...}'));
+  const io = parseIo(need('io'), () => bad('io', 'an object naming the tensors x, h0, y, hn, c0 and cn for an LSTM (none for a GRU), and optionally ylogvar'));
+  const quantization = parseQuantization(raw['quantization'] ?? { scheme: 'none' }, () => bad('quantization', '{"scheme":"none"}, {"scheme":"int8-weight",...}, {"scheme":"int8-dynamic",...} or {"scheme":"int8-static","scales":{"x":[...],"h":[...]},...}'));
   const training = raw['training'];
   if (training !== undefined && (typeof training !== 'object' || training === null || Array.isArray(training))) bad('training', 'an object');
+  const layout = raw['layout'];
+  if (layout !== undefined && !(SEQUENCE_LAYOUTS as readonly unknown[]).includes(layout)) bad('layout', SEQUENCE_LAYOUTS.map((l) => `"${l}"`).join(' or '));
   const out: ModelMetadata = { format: 1, name: str('name'), version, features, targets, normalization, io, quantization };
+  if (layout !== undefined) out.layout = layout as SequenceLayout;
   if (training !== undefined) out.training = training as Record<string, unknown>;
   return out;
 }
@@ -115,9 +126,14 @@ function parseNormalization(v: unknown, F: number, fail: () => never): Normaliza
 function parseIo(v: unknown, fail: () => never): TensorNames {
   if (typeof v !== 'object' || v === null) return fail();
   const o = v as Record<string, unknown>;
-  const keys = ['x', 'h0', 'c0', 'y', 'hn', 'cn'] as const;
-  for (const k of keys) if (typeof o[k] !== 'string' || o[k] === '') return fail();
-  const io: TensorNames = { x: o['x'] as string, h0: o['h0'] as string, c0: o['c0'] as string, y: o['y'] as string, hn: o['hn'] as string, cn: o['cn'] as string };
+  const name = (k: string): boolean => typeof o[k] === 'string' && o[k] !== '';
+  for (const k of ['x', 'h0', 'y', 'hn']) if (!name(k)) return fail();
+  // c0 and cn come together (an LSTM) or not at all (a GRU).
+  if (name('c0') !== name('cn') || (o['c0'] !== undefined && !name('c0')) || (o['cn'] !== undefined && !name('cn'))) return fail();
+  const lstm = name('c0');
+  const io: TensorNames = lstm
+    ? { x: o['x'] as string, h0: o['h0'] as string, c0: o['c0'] as string, y: o['y'] as string, hn: o['hn'] as string, cn: o['cn'] as string }
+    : { x: o['x'] as string, h0: o['h0'] as string, y: o['y'] as string, hn: o['hn'] as string };
   const lv = o['ylogvar'] ?? o['y_logvar'];
   if (lv !== undefined) {
     if (typeof lv !== 'string' || lv === '') return fail();
@@ -131,6 +147,16 @@ function parseQuantization(v: unknown, fail: () => never): Quantization {
   const o = v as Record<string, unknown>;
   if (o['scheme'] === 'none') return { scheme: 'none' };
   if (o['scheme'] === 'int8-weight' || o['scheme'] === 'int8-dynamic') return { scheme: o['scheme'], perChannel: o['perChannel'] !== false };
+  if (o['scheme'] === 'int8-static') {
+    const sc = o['scales'] as Record<string, unknown> | undefined;
+    const positive = (a: unknown): a is number[] => Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0);
+    if (typeof sc !== 'object' || sc === null || !positive(sc['x']) || !positive(sc['h'])) return fail();
+    const calibration = o['calibration'];
+    return {
+      scheme: 'int8-static', perChannel: true, batchInvariant: true, scales: { x: sc['x'], h: sc['h'] },
+      calibration: typeof calibration === 'object' && calibration !== null && !Array.isArray(calibration) ? (calibration as Record<string, unknown>) : {},
+    };
+  }
   return fail();
 }
 

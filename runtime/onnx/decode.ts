@@ -1,3 +1,4 @@
+import { ModelError } from '../errors';
 import { ProtoReader, WireType, decodePackedVarints, decodeString, type Field } from './protobuf';
 import { OnnxDataType, type OnnxAttribute, type OnnxDim, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types';
 
@@ -91,6 +92,7 @@ function decodeAttribute(bytes: Uint8Array): OnnxAttribute {
       case 3: a.i = f.varint; break;
       case 4: a.s = decodeString(f.bytes); break;
       case 5: a.t = decodeTensor(f.bytes); break;
+      case 6: a.g = decodeGraph(f.bytes); break;
       case 7: (a.floats ??= []).push(...readFloats(f)); break;
       case 8: (a.ints ??= []).push(...decodePackedVarints(f)); break;
       case 9: (a.strings ??= []).push(decodeString(f.bytes)); break;
@@ -173,4 +175,18 @@ function decodeShape(bytes: Uint8Array): OnnxDim[] {
     dims.push(d);
   }
   return dims;
+}
+
+/** The one error for bytes that are not an ONNX model: E_MODEL, naming the file and what the parser said. */
+export function invalidOnnxError(file: string, byteLength: number, cause: unknown): ModelError {
+  return new ModelError(`not a valid ONNX file (${(cause as Error)?.message ?? String(cause)})`, { file, expected: 'an ONNX ModelProto', found: `${byteLength} bytes that do not parse` });
+}
+
+/** decodeModel, or invalidOnnxError naming `file`. */
+export function decodeOnnxFile(bytes: Uint8Array, file: string): OnnxModel {
+  try {
+    return decodeModel(bytes);
+  } catch (e) {
+    throw invalidOnnxError(file, bytes.length, e);
+  }
 }

@@ -43,6 +43,7 @@ function encodeAttribute(a: OnnxAttribute): ProtoWriter {
   if (a.i !== undefined) w.int(3, a.i);
   if (a.s !== undefined) w.string(4, a.s);
   if (a.t !== undefined) w.message(5, encodeTensor(a.t));
+  if (a.g !== undefined) w.message(6, encodeGraph(a.g));
   for (const f of a.floats ?? []) w.float(7, f);
   if (a.ints) w.packedInts(8, a.ints);
   for (const s of a.strings ?? []) w.string(9, s);

@@ -1,13 +1,17 @@
 import { ModelError } from '../errors';
-import type { LinearWeights, LstmLayerWeights, LstmWeights } from '../model/weights';
-import type { TensorNames } from './lstm-graph';
+import { transpose } from './transpose';
+import type { TensorNames } from '../contract/tensor-names';
+import type { LinearWeights, LstmLayerWeights, LstmWeights } from '../contract/weights';
 import { halfValue } from './half';
+import { dequantizeStaticInt8, extractStaticInt8, isStaticInt8 } from './extract-int8';
+import { isRecurrentNode } from './recurrent-graph';
+import { readCellAttributes } from './cell-attributes';
 import { OnnxDataType, tensorFloats, type OnnxModel, type OnnxNode, type OnnxTensor } from './types';
 
 /**
- * Reads the LSTM and head weights back out of a model graph: the shape that
- * buildLstmModel writes and torch.onnx.export makes of nn.LSTM + nn.Linear
- * (LSTM ops, then MatMul+Add or Gemm). Int8 weights are dequantized, whether
+ * Reads the LSTM (or GRU) and head weights back out of a model graph: the shape that
+ * buildLstmModel writes and torch.onnx.export makes of nn.LSTM/nn.GRU + nn.Linear
+ * (LSTM or GRU ops, then MatMul+Add or Gemm), with peepholes and every attribute. Int8 weights are dequantized, whether
  * behind DequantizeLinear, stored as Cast(int8) * scale (what `edgelstm
  * quantize` writes) or held by DynamicQuantizeLSTM; float16 constants, and
  * biases padded with zeros, are read too. Used by the reference backend and
@@ -43,26 +47,34 @@ export function extractLstmWeights(model: OnnxModel, io: TensorNames, file: stri
 
   // DynamicQuantizeLSTM (ONNX Runtime contrib op) holds int8 weights transposed, [1, inputs, 4H];
   // read back dequantized, the reference computes what the weights say, without the activation quantization.
-  const lstms = g.nodes.filter((n) => n.opType === 'LSTM' || (n.opType === 'DynamicQuantizeLSTM' && n.domain === 'com.microsoft'));
-  if (lstms.length === 0) throw new ModelError('graph has no LSTM node', { file, field: 'graph', expected: 'LSTM ops', found: g.nodes.map((n) => n.opType).join(',') || 'no nodes' });
+  const cells = g.nodes.filter(isRecurrentNode);
+  // `edgelstm quantize --mode static` unrolls the LSTM into integer products: its weights, dequantized.
+  if (cells.length === 0 && isStaticInt8(model)) return dequantizeStaticInt8(extractStaticInt8(model, file));
+  if (cells.length === 0) throw new ModelError('graph has no LSTM or GRU node', { file, field: 'graph', expected: 'LSTM or GRU ops', found: g.nodes.map((n) => n.opType).join(',') || 'no nodes' });
+  const gru = cells[0]!.opType === 'GRU';
+  const G = gru ? 3 : 4;
   const layers: LstmLayerWeights[] = [];
   let inputSize = 0;
   let hiddenSize = 0;
-  lstms.forEach((n, l) => {
+  cells.forEach((n, l) => {
     const dir = n.attributes.find((a) => a.name === 'direction')?.s;
-    if (dir !== undefined && dir !== 'forward') throw new ModelError('only forward LSTMs are supported', { file, field: `LSTM ${n.name} direction`, expected: 'forward', found: dir });
+    if (dir !== undefined && dir !== 'forward') throw new ModelError('only forward cells are supported', { file, field: `${n.opType} ${n.name} direction`, expected: 'forward', found: dir });
     const dynamic = n.opType === 'DynamicQuantizeLSTM';
-    const W = dynamic ? dynamicWeight(n, 1, 8, inits, file) : constant(n.inputs[1]!, `LSTM ${l} W`);
-    const R = dynamic ? dynamicWeight(n, 2, 10, inits, file) : constant(n.inputs[2]!, `LSTM ${l} R`);
+    const W = dynamic ? dynamicWeight(n, 1, 8, inits, file) : constant(n.inputs[1]!, `${n.opType} ${l} W`);
+    const R = dynamic ? dynamicWeight(n, 2, 10, inits, file) : constant(n.inputs[2]!, `${n.opType} ${l} R`);
     const H = R.dims[2]!;
-    const B = n.inputs[3] ? constant(n.inputs[3], `LSTM ${l} B`).data : new Float32Array(8 * H);
+    const B = n.inputs[3] ? constant(n.inputs[3], `${n.opType} ${l} B`).data : new Float32Array(2 * G * H);
     if (l === 0) inputSize = W.dims[2]!;
     hiddenSize = H;
-    layers.push({ W: W.data, R: R.data, Wb: B.slice(0, 4 * H), Rb: B.slice(4 * H) });
+    const layer: { -readonly [K in keyof LstmLayerWeights]: LstmLayerWeights[K] } = { W: W.data, R: R.data, Wb: B.slice(0, G * H), Rb: B.slice(G * H) };
+    if (!gru && n.inputs[7]) layer.P = constant(n.inputs[7], `${n.opType} ${l} P`).data;
+    const attributes = readCellAttributes(n);
+    if (Object.keys(attributes).length) layer.attributes = attributes;
+    layers.push(layer);
   });
 
   const head = readHead(io.y, producer, constant, hiddenSize, file);
-  const w: LstmWeights = { inputSize, hiddenSize, layers, head };
+  const w: LstmWeights = gru ? { cell: 'gru', inputSize, hiddenSize, layers, head } : { inputSize, hiddenSize, layers, head };
   return io.ylogvar !== undefined ? { ...w, logvarHead: readHead(io.ylogvar, producer, constant, hiddenSize, file) } : w;
 }
 
@@ -190,11 +202,4 @@ function padWithZeros(x: { data: Float32Array; dims: number[] }, padsT: OnnxTens
     out[o] = x.data[i]!;
   }
   return { data: out, dims };
-}
-
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
 }

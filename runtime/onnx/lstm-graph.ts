@@ -1,21 +1,9 @@
-import type { LinearWeights, LstmWeights } from '../model/weights';
+import { cellAttributesToOnnx } from './cell-attributes';
+import { transpose } from './transpose';
+import { gateCount, type LinearWeights, type LstmWeights } from '../contract/weights';
+import { DEFAULT_TENSOR_NAMES, type TensorNames } from '../contract/tensor-names';
 import { encodeModel } from './encode';
 import { OnnxDataType, floatTensor, int64Tensor, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types';
-
-/** Tensor names of the model contract (DESIGN.md section 2). */
-export interface TensorNames {
-  x: string;
-  h0: string;
-  c0: string;
-  y: string;
-  hn: string;
-  cn: string;
-  ylogvar?: string;
-}
-
-export const DEFAULT_TENSOR_NAMES: Readonly<Required<TensorNames>> = Object.freeze({
-  x: 'x', h0: 'h0', c0: 'c0', y: 'y', hn: 'hn', cn: 'cn', ylogvar: 'y_logvar',
-});
 
 /**
  * Stores a weight matrix. The default keeps float32; the int8 path (models/quantize)
@@ -37,9 +25,11 @@ export interface BuildOptions {
 }
 
 /**
- * Builds the ONNX graph of an L-layer LSTM with a linear head (and an optional
- * log-variance head), the same structure torch.onnx.export makes of nn.LSTM +
- * nn.Linear: standard `LSTM` ops, opset 17, dynamic seq and batch axes.
+ * Builds the ONNX graph of an L-layer LSTM (or GRU) with a linear head (and an
+ * optional log-variance head), the same structure torch.onnx.export makes of
+ * nn.LSTM/nn.GRU + nn.Linear: standard `LSTM`/`GRU` ops, opset 17, dynamic seq
+ * and batch axes. Peepholes and cell attributes are written as the weights
+ * carry them; a GRU has no c0/cn.
  */
 export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Array {
   const names = { ...DEFAULT_TENSOR_NAMES, ...opts.names };
@@ -47,6 +37,9 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
   const H = w.hiddenSize;
   const L = w.layers.length;
   const T = w.head.b.length;
+  const gru = w.cell === 'gru';
+  const G = gateCount(w);
+  const op = gru ? 'GRU' : 'LSTM';
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
   const node = (opType: string, inputs: string[], outputs: string[], attributes: OnnxNode['attributes'] = []): void => {
@@ -60,7 +53,7 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
     hIn = w.layers.map((_, l) => `h0_l${l}`);
     cIn = w.layers.map((_, l) => `c0_l${l}`);
     node('Split', [names.h0, 'layer_split'], hIn, [{ name: 'axis', type: 2, i: 0 }]);
-    node('Split', [names.c0, 'layer_split'], cIn, [{ name: 'axis', type: 2, i: 0 }]);
+    if (!gru) node('Split', [names.c0, 'layer_split'], cIn, [{ name: 'axis', type: 2, i: 0 }]);
   }
   inits.push(int64Tensor('axis1', [1], [1]));
 
@@ -69,23 +62,34 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
   const cOut: string[] = [];
   w.layers.forEach((lw, l) => {
     const inSize = l === 0 ? w.inputSize : H;
-    const Wn = store(`lstm${l}_W`, [1, 4 * H, inSize], lw.W, nodes, inits);
-    const Rn = store(`lstm${l}_R`, [1, 4 * H, H], lw.R, nodes, inits);
-    const B = new Float32Array(8 * H);
+    const Wn = store(`${op.toLowerCase()}${l}_W`, [1, G * H, inSize], lw.W, nodes, inits);
+    const Rn = store(`${op.toLowerCase()}${l}_R`, [1, G * H, H], lw.R, nodes, inits);
+    const B = new Float32Array(2 * G * H);
     B.set(lw.Wb, 0);
-    B.set(lw.Rb, 4 * H);
-    inits.push(floatTensor(`lstm${l}_B`, [1, 8 * H], B));
+    B.set(lw.Rb, G * H);
+    const prefix = `${op.toLowerCase()}${l}`;
+    inits.push(floatTensor(`${prefix}_B`, [1, 2 * G * H], B));
     const yh = L === 1 ? names.hn : `hn_l${l}`;
     const yc = L === 1 ? names.cn : `cn_l${l}`;
-    node('LSTM', [layerIn, Wn, Rn, `lstm${l}_B`, '', hIn[l]!, cIn[l]!], [`lstm${l}_Y`, yh, yc], [{ name: 'hidden_size', type: 2, i: H }]);
-    node('Squeeze', [`lstm${l}_Y`, 'axis1'], [`lstm${l}_out`]);
+    const attrs = [{ name: 'hidden_size', type: 2, i: H }, ...cellAttributesToOnnx(lw.attributes)];
+    if (gru) {
+      node('GRU', [layerIn, Wn, Rn, `${prefix}_B`, '', hIn[l]!], [`${prefix}_Y`, yh], attrs);
+    } else {
+      const ins = [layerIn, Wn, Rn, `${prefix}_B`, '', hIn[l]!, cIn[l]!];
+      if (lw.P) {
+        inits.push(floatTensor(`${prefix}_P`, [1, 3 * H], lw.P));
+        ins.push(`${prefix}_P`);
+      }
+      node('LSTM', ins, [`${prefix}_Y`, yh, yc], attrs);
+    }
+    node('Squeeze', [`${prefix}_Y`, 'axis1'], [`${prefix}_out`]);
     hOut.push(yh);
     cOut.push(yc);
-    layerIn = `lstm${l}_out`;
+    layerIn = `${prefix}_out`;
   });
   if (L > 1) {
     node('Concat', hOut, [names.hn], [{ name: 'axis', type: 2, i: 0 }]);
-    node('Concat', cOut, [names.cn], [{ name: 'axis', type: 2, i: 0 }]);
+    if (!gru) node('Concat', cOut, [names.cn], [{ name: 'axis', type: 2, i: 0 }]);
   }
   const head = (prefix: string, p: LinearWeights, out: string): void => {
     const wt = transpose(p.W, T, H);
@@ -98,7 +102,7 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
   if (w.logvarHead) head('logvar_head', w.logvarHead, names.ylogvar);
 
   const f32 = (name: string, shape: OnnxValueInfo['shape']): OnnxValueInfo => ({ name, elemType: OnnxDataType.Float, shape });
-  const outputs = [f32(names.y, ['seq', 'batch', T]), f32(names.hn, [L, 'batch', H]), f32(names.cn, [L, 'batch', H])];
+  const outputs = [f32(names.y, ['seq', 'batch', T]), f32(names.hn, [L, 'batch', H]), ...(gru ? [] : [f32(names.cn, [L, 'batch', H])])];
   if (w.logvarHead) outputs.push(f32(names.ylogvar, ['seq', 'batch', T]));
   return encodeModel({
     irVersion: 8,
@@ -109,15 +113,9 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
       name: 'edgelstm',
       nodes,
       initializers: inits,
-      inputs: [f32(names.x, ['seq', 'batch', w.inputSize]), f32(names.h0, [L, 'batch', H]), f32(names.c0, [L, 'batch', H])],
+      inputs: [f32(names.x, ['seq', 'batch', w.inputSize]), f32(names.h0, [L, 'batch', H]), ...(gru ? [] : [f32(names.c0, [L, 'batch', H])])],
       outputs,
     },
     metadata: new Map(Object.entries(opts.metadata ?? {})),
   });
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
 }

@@ -28,12 +28,14 @@ export interface OnnxValueInfo {
 
 export interface OnnxAttribute {
   name: string;
-  /** AttributeProto.AttributeType: FLOAT=1 INT=2 STRING=3 TENSOR=4 FLOATS=6 INTS=7 STRINGS=8. */
+  /** AttributeProto.AttributeType: FLOAT=1 INT=2 STRING=3 TENSOR=4 GRAPH=5 FLOATS=6 INTS=7 STRINGS=8. */
   type: number;
   f?: number;
   i?: number;
   s?: string;
   t?: OnnxTensor;
+  /** A subgraph (the body of Scan, Loop, If). */
+  g?: OnnxGraph;
   floats?: number[];
   ints?: number[];
   strings?: string[];

@@ -1,14 +1,11 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EdgeLstmError } from '../../runtime/errors';
-import { decodeSignature, formatSignatureFile, generateSigningKeyPair, keyId, parseEd25519Key, signModelBytes, verifyModelSignature } from '../../runtime/model/signature';
-import { fetchModelBytes, parseReloadRequest } from '../../runtime/service/reload';
+import { decodeSignature, formatSignatureFile, generateSigningKeyPair, keyId, parseEd25519Key, parseSignatureFile, signModelBytes, signModelDigest, verifyModelDigest, verifyModelSignature } from '../../runtime/model/signature';
 
 const MODEL = readFileSync(join(__dirname, '../../models/generic/generic.onnx'));
 const pair = generateSigningKeyPair();
@@ -45,38 +42,22 @@ t.test('keys: ed25519 only, PEM, a stable key id', async (t) => {
   t.not(pair.keyId, other.keyId);
 });
 
-t.test('service reload: PATH.sig, URL.sig, the message field; refused without a valid signature', async (t) => {
-  const dir = t.testdir();
-  const path = join(dir, 'm.onnx');
-  writeFileSync(path, MODEL);
-  const key = pair.publicKeyPem;
-  // No key configured: signatures are not looked at.
-  t.ok((await fetchModelBytes({ path })).bytes.length > 0);
-  await t.rejects(fetchModelBytes({ path }, undefined, key), { code: 'E_SIGNATURE', message: /unsigned/ });
-  writeFileSync(`${path}.sig`, formatSignatureFile(signModelBytes(MODEL, pair.privateKeyPem)));
-  t.same((await fetchModelBytes({ path }, undefined, key)).bytes, MODEL);
-  writeFileSync(path, Buffer.concat([MODEL, Buffer.from([0])]));
-  await t.rejects(fetchModelBytes({ path }, undefined, key), { code: 'E_SIGNATURE', message: /does not verify/ });
-  writeFileSync(path, MODEL);
-
-  const sigB64 = signModelBytes(MODEL, pair.privateKeyPem).toString('base64');
-  t.same(parseReloadRequest(Buffer.from(JSON.stringify({ path, signature: sigB64 }))), { path, signature: sigB64 });
-  t.ok(await fetchModelBytes({ path: join(dir, 'm.onnx'), signature: sigB64 }, undefined, key));
-
-  let serveSig = true;
-  const server = createServer((req, res) => {
-    if (req.url === '/m.onnx') res.end(MODEL);
-    else if (req.url === '/m.onnx.sig' && serveSig) res.end(formatSignatureFile(signModelBytes(MODEL, pair.privateKeyPem)));
-    else res.writeHead(404).end();
-  }).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/m.onnx`;
-  const sha256 = createHash('sha256').update(MODEL).digest('hex');
-  t.same((await fetchModelBytes({ url, sha256 }, undefined, key)).bytes, MODEL);
-  await t.rejects(fetchModelBytes({ url, sha256 }, undefined, other.publicKeyPem), { code: 'E_SIGNATURE', message: new RegExp(`^${url.replace(/[.?/]/g, '\\$&')}: signature: model signature does not verify`) });
-  serveSig = false;
-  await t.rejects(fetchModelBytes({ url, sha256 }, undefined, key), { code: 'E_SIGNATURE', message: /unsigned.*expected http:.*m\.onnx\.sig/ });
+t.test('the signature covers the SHA-256 under a domain prefix; .sig files carry the hash', async (t) => {
+  const sha = createHash('sha256').update(MODEL).digest('hex');
+  const sig = signModelDigest(sha, pair.privateKeyPem);
+  t.same(sig, signModelBytes(MODEL, pair.privateKeyPem), 'signing the bytes is signing their SHA-256');
+  t.doesNotThrow(() => verifyModelDigest(sha, sig, pair.publicKeyPem, 'm.onnx'));
+  t.doesNotThrow(() => verifyModelDigest(sha.toUpperCase(), sig, pair.publicKeyPem, 'm.onnx'));
+  t.throws(() => verifyModelDigest('0'.repeat(64), sig, pair.publicKeyPem, 'm.onnx'), { code: 'E_SIGNATURE', message: /does not verify/ });
+  // A bare signature of the digest (no prefix) is not a model signature.
+  const bare = sign(null, Buffer.from(sha, 'hex'), createPrivateKey(pair.privateKeyPem));
+  t.throws(() => verifyModelDigest(sha, bare, pair.publicKeyPem, 'm.onnx'), { code: 'E_SIGNATURE' });
+  t.throws(() => verifyModelDigest(sha, sign(null, MODEL, createPrivateKey(pair.privateKeyPem)), pair.publicKeyPem, 'm.onnx'), { code: 'E_SIGNATURE' }, 'a signature over the raw bytes (the old format) is refused');
+  t.same(parseSignatureFile(formatSignatureFile(sig, sha), 'm.onnx.sig'), { signature: sig, sha256: sha });
+  t.same(parseSignatureFile(formatSignatureFile(sig), 'm.onnx.sig'), { signature: sig });
+  t.same(parseSignatureFile(sig, 'm.onnx.sig'), { signature: sig });
+  t.throws(() => parseSignatureFile(`${sig.toString('base64')}\nsha1 abc\n`, 'm.onnx.sig'), { code: 'E_SIGNATURE', message: /m\.onnx\.sig/ });
+  t.throws(() => parseSignatureFile('a\nb\nc\n', 'm.onnx.sig'), { code: 'E_SIGNATURE' });
 });
 
 const exec = promisify(execFile);
@@ -110,7 +91,7 @@ t.test('CLI: keygen, sign, sign --verify on good, tampered and unsigned models',
   r = await cli('sign', good, bad, '--key', join(keys, 'edgelstm-model.key.pem'));
   t.equal(r.code, 0, r.err);
   t.match(r.out, new RegExp(`signed .*good\\.onnx \\(sha256 ${sha}\\) with key ${id} -> .*good\\.onnx\\.sig`));
-  t.match(readFileSync(`${good}.sig`, 'utf8'), /^[A-Za-z0-9+/]{86}==\n$/);
+  t.match(readFileSync(`${good}.sig`, 'utf8'), /^[A-Za-z0-9+/]{86}==\nsha256 [0-9a-f]{64}\n$/);
   writeFileSync(bad, Buffer.concat([MODEL.subarray(0, 100), Buffer.from([MODEL[100]! ^ 0x80]), MODEL.subarray(101)]));
 
   const pub = join(keys, 'edgelstm-model.pub.pem');

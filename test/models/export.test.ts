@@ -1,11 +1,11 @@
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { loadModel } from '../../runtime/model/load-model';
-import { referenceForward } from '../../runtime/model/reference-lstm';
+import { referenceForward } from '../../runtime/backend/reference-lstm';
 import { exportModel, trainingSummary } from '../../models/toolchain/export-model';
 import { prepareSeries, type RawSeries } from '../../models/toolchain/series-data';
 import { TRAIN_DEFAULTS, trainLstm } from '../../models/toolchain/train';
-import { WindowGradient } from '../../models/toolchain/window-gradient';
+import { WindowGradient } from '../../runtime/learn/window-gradient';
 
 function twoFeatureSeries(n: number): RawSeries {
   const a = new Float64Array(n);

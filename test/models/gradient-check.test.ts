@@ -1,8 +1,13 @@
 import t from 'tap';
-import { ParamLayout, type NetShape } from '../../models/toolchain/param-layout';
-import { WindowGradient } from '../../models/toolchain/window-gradient';
-import { mulberry32 } from '../../runtime/model/weights';
-import { referenceForward } from '../../runtime/model/reference-lstm';
+import { ParamLayout, type NetShape } from '../../runtime/learn/param-layout';
+import { WindowGradient, type WindowNet } from '../../runtime/learn/window-gradient';
+import { GruWindowGradient } from '../../runtime/learn/gru-window-gradient';
+import { mulberry32 } from '../../runtime/contract/weights';
+import { referenceForward } from '../../runtime/backend/reference-lstm';
+
+function makeNet(layout: ParamLayout, steps: number): WindowNet {
+  return layout.gates === 3 ? new GruWindowGradient(layout, steps) : new WindowGradient(layout, steps);
+}
 
 /** Central finite differences of the summed window loss, against backpropagation, for every parameter. */
 function check(shape: NetShape, steps: number, seed: number): { worst: number; params: number } {
@@ -13,7 +18,7 @@ function check(shape: NetShape, steps: number, seed: number): { worst: number; p
   for (let i = 0; i < p.length; i++) p[i] += (rand() - 0.5) * 0.4;
   const x = Float64Array.from({ length: steps * shape.inputSize }, () => rand() * 2 - 1);
   const y = Float64Array.from({ length: steps * shape.outputs }, () => rand() * 2 - 1);
-  const net = new WindowGradient(layout, steps + 3);
+  const net = makeNet(layout, steps + 3);
   const grad = new Float64Array(layout.size);
   net.lossAndGrad(p, grad, x, 0, y, 0, steps);
   // 1e-4: truncation error is O(eps^2) ~ 1e-8, and roundoff on a loss of ~10 stays near 1e-12 / eps.
@@ -37,8 +42,10 @@ for (const shape of [
   { inputSize: 3, hiddenSize: 4, layers: 1, outputs: 2, logvar: false },
   { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 1, logvar: false },
   { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: true },
+  { inputSize: 3, hiddenSize: 4, layers: 1, outputs: 2, logvar: false, cell: 'gru' as const },
+  { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: true, cell: 'gru' as const },
 ]) {
-  t.test(`gradient matches finite differences: F=${shape.inputSize} H=${shape.hiddenSize} L=${shape.layers} T=${shape.outputs}${shape.logvar ? ' +logvar' : ''}`, (t) => {
+  t.test(`gradient matches finite differences: ${shape.cell ?? 'lstm'} F=${shape.inputSize} H=${shape.hiddenSize} L=${shape.layers} T=${shape.outputs}${shape.logvar ? ' +logvar' : ''}`, (t) => {
     const { worst, params } = check(shape, 6, 11);
     t.ok(worst < 1e-5, `worst relative error ${worst.toExponential(2)} over ${params} parameters`);
     t.end();
@@ -67,20 +74,23 @@ t.test('the gradient check can fail: a corrupted gradient is caught', (t) => {
   t.end();
 });
 
-t.test('the training forward pass agrees with the runtime reference LSTM', (t) => {
-  const shape = { inputSize: 2, hiddenSize: 5, layers: 2, outputs: 2, logvar: false };
-  const layout = new ParamLayout(shape);
-  const p = layout.init(3);
-  const steps = 7;
-  const x = Float64Array.from({ length: steps * 2 }, (_, i) => Math.sin(i * 0.7));
-  const net = new WindowGradient(layout, steps);
-  // With targets at zero, the summed squared error is the sum of squared predictions.
-  const loss = net.forward(p, x, 0, new Float64Array(steps * 2), 0, steps);
-  const w = layout.toWeights(p);
-  // Run the reference on the float32-rounded weights the export would hold.
-  const ref = referenceForward(w, Float32Array.from(x), new Float32Array(2 * 5), new Float32Array(2 * 5), steps, 1);
-  let refLoss = 0;
-  for (const v of ref.y) refLoss += v * v;
-  t.ok(Math.abs(loss - refLoss) < 1e-4 * Math.max(1, refLoss), `loss ${loss} vs reference ${refLoss}`);
-  t.end();
-});
+for (const cell of ['lstm', 'gru'] as const) {
+  t.test(`the training forward pass agrees with the runtime reference (${cell})`, (t) => {
+    const shape = { inputSize: 2, hiddenSize: 5, layers: 2, outputs: 2, logvar: false, cell };
+    const layout = new ParamLayout(shape);
+    const p = layout.init(3);
+    const steps = 7;
+    const x = Float64Array.from({ length: steps * 2 }, (_, i) => Math.sin(i * 0.7));
+    const net = makeNet(layout, steps);
+    // With targets at zero, the summed squared error is the sum of squared predictions.
+    const loss = net.forward(p, x, 0, new Float64Array(steps * 2), 0, steps);
+    const w = layout.toWeights(p);
+    t.equal(w.cell === 'gru', cell === 'gru');
+    // Run the reference on the float32-rounded weights the export would hold.
+    const ref = referenceForward(w, Float32Array.from(x), new Float32Array(2 * 5), new Float32Array(2 * 5), steps, 1);
+    let refLoss = 0;
+    for (const v of ref.y) refLoss += v * v;
+    t.ok(Math.abs(loss - refLoss) < 1e-4 * Math.max(1, refLoss), `loss ${loss} vs reference ${refLoss}`);
+    t.end();
+  });
+}

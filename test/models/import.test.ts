@@ -55,7 +55,7 @@ t.test('inspect shows a model that breaks the contract, and why; bad files and a
   const lone = join(dir, 'lstm2.onnx');
   copyFileSync(fixture, lone);
   const r = await capture(() => inspectMain([lone, '--json']));
-  t.equal(r.code, 0);
+  t.equal(r.code, 1, 'a model the loader refuses: exit code 1');
   t.match((JSON.parse(r.stdout) as ModelReport).contractError, /edgelstm\.\w+: metadata key is missing/);
   writeFileSync(join(dir, 'junk.onnx'), 'definitely not protobuf \u0000\u00ff');
   const cases: Array<[string[], RegExp, number]> = [

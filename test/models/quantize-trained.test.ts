@@ -1,6 +1,6 @@
 import t from 'tap';
 import { loadModel, type Model } from '../../runtime/model/load-model';
-import { mulberry32 } from '../../runtime/model/weights';
+import { mulberry32 } from '../../runtime/contract/weights';
 import { exportModel, trainingSummary } from '../../models/toolchain/export-model';
 import { globalNormalization, prepareSeries, type RawSeries } from '../../models/toolchain/series-data';
 import { TRAIN_DEFAULTS, trainLstm } from '../../models/toolchain/train';
@@ -29,7 +29,7 @@ async function heldOutRmse(m: Model, xs: Float32Array[]): Promise<number> {
   return Math.sqrt(se / count);
 }
 
-t.test('a trained H=32 model: int8-weight forecast RMSE on held-out series within 1% of fp32', async (t) => {
+t.test('a trained H=32 model: int8-weight and int8-static forecast RMSE on held-out series within 1% of fp32', async (t) => {
   const train = [sensor(1500, 1), sensor(1500, 2)];
   const norm = globalNormalization(train, 1);
   const opts = { ...TRAIN_DEFAULTS, hidden: 32, layers: 1, window: 48, epochs: 25, seed: 5, windowsPerEpoch: 400 };
@@ -47,4 +47,9 @@ t.test('a trained H=32 model: int8-weight forecast RMSE on held-out series withi
   t.comment(`trained H=32: held-out RMSE fp32 ${a.toFixed(5)}, int8-weight ${b.toFixed(5)} (ratio ${(b / a).toFixed(5)}), persistence ${naive.toFixed(5)}; file ${fp32.length} -> ${int8.length} B (${(fp32.length / int8.length).toFixed(2)}x)`);
   t.ok(a < naive, 'the model learned something (beats persistence)');
   t.ok(Math.abs(b / a - 1) < 0.01, `RMSE within 1%: ${((b / a - 1) * 100).toFixed(3)}%`);
+  // int8 compute, its scales calibrated on the training series.
+  const stat = quantizeModel(fp32, { mode: 'static', calibration: { series: train, source: 'training series' } });
+  const s = await heldOutRmse(await loadModel(stat), held);
+  t.comment(`trained H=32: held-out RMSE int8-static ${s.toFixed(5)} (ratio ${(s / a).toFixed(5)})`);
+  t.ok(Math.abs(s / a - 1) < 0.01, `int8-static RMSE within 1%: ${((s / a - 1) * 100).toFixed(3)}%`);
 });

@@ -212,7 +212,7 @@ t.test('command errors name the option or the file, and never leave OUT behind',
   writeFileSync(input, bytes);
   const out = join(dir, 'out.onnx');
   const cases: Array<[string[], RegExp, number]> = [
-    [[input, out, '--mode', 'fast'], /--mode: expected one of weight, dynamic, found "fast"/, 2],
+    [[input, out, '--mode', 'fast'], /--mode: expected one of weight, dynamic, static, found "fast"/, 2],
     [[input], /expected IN\.onnx and OUT\.onnx, found 1 argument/, 2],
     [[join(dir, 'missing.onnx'), out], /missing\.onnx: cannot read model file/, 1],
     [[input, out, '--bogus'], /unknown option --bogus/, 2],

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { Adam, clipGradNorm } from '../../models/toolchain/adam';
+import { Adam, clipGradNorm } from '../../runtime/learn/adam';
 import { globalNormalization, prepareSeries, type RawSeries } from '../../models/toolchain/series-data';
 import { TRAIN_DEFAULTS, trainLstm, type TrainOptions } from '../../models/toolchain/train';
 import { splitWindows } from '../../models/toolchain/windows';
-import { observe, normalizeInto, featureMean, featureStd } from '../../runtime/engine/normalizer';
+import { observe, normalizeInto, featureMean, featureStd } from '../../runtime/model/normalizer';
 
 function sine(n: number, period: number, noise = 0): RawSeries {
   const v = new Float64Array(n);

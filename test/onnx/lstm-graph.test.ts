@@ -3,8 +3,8 @@ import * as ort from 'onnxruntime-node';
 import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import { decodeModel } from '../../runtime/onnx/decode';
 import { tensorFloats } from '../../runtime/onnx/types';
-import { randomWeights } from '../../runtime/model/weights';
-import { referenceForward } from '../../runtime/model/reference-lstm';
+import { randomWeights } from '../../runtime/contract/weights';
+import { referenceForward } from '../../runtime/backend/reference-lstm';
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

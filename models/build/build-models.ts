@@ -2,44 +2,34 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parseArgs, formatHelp } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand } from '../../runtime/cli/command';
 import { packageRoot } from '../../runtime/model/default-model';
-import { writeFileAtomic } from './atomic-write';
-import { exportModel, trainingSummary } from './export-model';
-import { scoreForecasts, summarize, type ForecastScore } from './forecast-check';
-import { GENERIC_RECIPE } from './generic-recipe';
-import { lossChartHtml } from './loss-chart';
-import { modelCard } from './model-card';
-import { ProgressBar } from './progress-bar';
-import { prepareSeries } from './series-data';
+import { writeFileAtomic } from '../../runtime/util/atomic-write';
+import { exportModel, trainingSummary } from '../toolchain/export-model';
+import { scoreForecasts, summarize, type ForecastScore } from '../toolchain/forecast-check';
+import { GENERIC_RECIPE } from '../toolchain/generic-recipe';
+import { lossChartHtml } from '../toolchain/loss-chart';
+import { modelCard } from '../toolchain/model-card';
+import { ProgressBar } from '../toolchain/progress-bar';
+import { prepareSeries } from '../toolchain/series-data';
 import { quantizeModel } from '../quantize/quantize-model';
-import { SIGNAL_FAMILIES, syntheticCorpus } from './signals';
-import { trainLstm, type TrainOptions } from './train';
+import { SIGNAL_FAMILIES, syntheticCorpus } from '../toolchain/signals';
+import { trainLstm, type TrainOptions } from '../toolchain/train';
 
 const SPECS = {
   'out-dir': { type: 'string', description: 'where the generic model, its chart and card go (default: models/generic in the package)' },
   quick: { type: 'boolean', default: false, description: 'a tiny corpus and two epochs: checks the pipeline in seconds, not a usable model' },
-} as const;
+} satisfies OptionSpecs;
 
 /**
  * Rebuilds every shipped model from scratch (today: `generic`), from the
  * recipe in generic-recipe.ts and the seeded signal generator: the same
  * weights on every run. Writes the model, its loss chart and its card.
  */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    const { values: o, help } = parseArgs(argv, SPECS);
-    if (help) {
-      process.stdout.write(`${formatHelp('build-models [--out-dir DIR] [--quick]', SPECS)}\n`);
-      return 0;
-    }
-    await buildGeneric(o['out-dir'] ?? join(packageRoot(), 'models', 'generic'), o.quick);
-    return 0;
-  } catch (e) {
-    return reportError(e);
-  }
-}
+export const main = defineCommand({ usage: 'build-models [--out-dir DIR] [--quick]', options: SPECS }, async (o) => {
+  await buildGeneric(o['out-dir'] ?? join(packageRoot(), 'models', 'generic'), o.quick);
+});
 
 export async function buildGeneric(outDir: string, quick: boolean): Promise<void> {
   const r = GENERIC_RECIPE;

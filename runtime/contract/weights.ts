@@ -1,17 +1,25 @@
+import type { CellAttributes } from './cell-attributes';
+import type { CellKind } from './cell';
+
 /**
- * LSTM weights in ONNX's layout: gates stacked in the order input, output,
- * forget, cell (PyTorch uses input, forget, cell, output; the importer and
- * trainer reorder).
+ * Recurrent weights in ONNX's layout. LSTM: 4 gates stacked in the order
+ * input, output, forget, cell (PyTorch uses input, forget, cell, output; the
+ * importer and trainer reorder). GRU: 3 gates, update, reset, hidden
+ * (PyTorch: reset, update, new).
  */
 export interface LstmLayerWeights {
-  /** [4H, inputSize] */
+  /** [G*H, inputSize], G = 4 (LSTM) or 3 (GRU) */
   readonly W: Float32Array;
-  /** [4H, H] */
+  /** [G*H, H] */
   readonly R: Float32Array;
-  /** [4H] input bias */
+  /** [G*H] input bias */
   readonly Wb: Float32Array;
-  /** [4H] recurrent bias */
+  /** [G*H] recurrent bias */
   readonly Rb: Float32Array;
+  /** LSTM peephole weights [3H] (input, output, forget), when the graph has them. */
+  readonly P?: Float32Array;
+  /** clip, input_forget, linear_before_reset, activations; absent: the ONNX defaults. */
+  readonly attributes?: CellAttributes;
 }
 
 /** A linear head `y = W h + b`. */
@@ -23,6 +31,8 @@ export interface LinearWeights {
 }
 
 export interface LstmWeights {
+  /** Default 'lstm'. */
+  readonly cell?: CellKind;
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly layers: readonly LstmLayerWeights[];
@@ -35,8 +45,13 @@ export function outputSize(w: LstmWeights): number {
   return w.head.b.length;
 }
 
+/** Gates per cell: 4 for an LSTM, 3 for a GRU. */
+export function gateCount(w: Pick<LstmWeights, 'cell'>): 3 | 4 {
+  return w.cell === 'gru' ? 3 : 4;
+}
+
 /** Deterministic pseudo-random weights (mulberry32), for tests and benchmarks. */
-export function randomWeights(inputSize: number, hiddenSize: number, outputs: number, layers: number, seed = 1, withLogvar = false): LstmWeights {
+export function randomWeights(inputSize: number, hiddenSize: number, outputs: number, layers: number, seed = 1, withLogvar = false, cell: CellKind = 'lstm'): LstmWeights {
   const rand = mulberry32(seed);
   const scale = 1 / Math.sqrt(hiddenSize);
   const fill = (n: number): Float32Array => {
@@ -47,10 +62,11 @@ export function randomWeights(inputSize: number, hiddenSize: number, outputs: nu
   const ls: LstmLayerWeights[] = [];
   for (let l = 0; l < layers; l++) {
     const inp = l === 0 ? inputSize : hiddenSize;
-    ls.push({ W: fill(4 * hiddenSize * inp), R: fill(4 * hiddenSize * hiddenSize), Wb: fill(4 * hiddenSize), Rb: fill(4 * hiddenSize) });
+    const G = gateCount({ cell });
+    ls.push({ W: fill(G * hiddenSize * inp), R: fill(G * hiddenSize * hiddenSize), Wb: fill(G * hiddenSize), Rb: fill(G * hiddenSize) });
   }
   const head = { W: fill(outputs * hiddenSize), b: fill(outputs) };
-  const w: LstmWeights = { inputSize, hiddenSize, layers: ls, head };
+  const w: LstmWeights = cell === 'gru' ? { cell, inputSize, hiddenSize, layers: ls, head } : { inputSize, hiddenSize, layers: ls, head };
   return withLogvar ? { ...w, logvarHead: { W: fill(outputs * hiddenSize), b: fill(outputs) } } : w;
 }
 
