@@ -1,12 +1,12 @@
 import type { Normalization } from '../model/metadata';
-import { likelihoodWidth, type LikelihoodOptions } from './likelihood';
-import { statsWidth } from './normalizer';
+import { statsWidth } from '../model/normalizer';
+import { scoringWidth } from './scoring/device-scorer';
 
 /**
  * Offsets of a device's bookkeeping in the store's Float64 `aux` row:
  * steps taken since reset, last timestamp, normalization statistics, the
  * forecast for the next sample (original units), its log-variance, and the
- * likelihood record.
+ * detector's record (scoring/device-scorer.ts).
  */
 export interface AuxLayout {
   readonly steps: 0;
@@ -14,14 +14,14 @@ export interface AuxLayout {
   readonly norm: number;
   readonly expected: number;
   readonly logvar: number;
-  readonly likelihood: number;
+  readonly scoring: number;
   readonly width: number;
 }
 
-export function auxLayout(n: Normalization, features: number, targets: number, lik: LikelihoodOptions): AuxLayout {
+export function auxLayout(n: Normalization, features: number, targets: number): AuxLayout {
   const norm = 2;
   const expected = norm + statsWidth(n, features);
   const logvar = expected + targets;
-  const likelihood = logvar + targets;
-  return { steps: 0, lastTs: 1, norm, expected, logvar, likelihood, width: likelihood + likelihoodWidth(lik) };
+  const scoring = logvar + targets;
+  return { steps: 0, lastTs: 1, norm, expected, logvar, scoring, width: scoring + scoringWidth(targets) };
 }

@@ -1,4 +1,6 @@
 import { EdgeLstmError, SampleError, type ErrorCode } from '../errors';
+import { EngineLearning } from './learning';
+import type { LearnCounters, LearnEvent } from '../learn/learner';
 import type { Model } from '../model/load-model';
 import { MemoryStateStore } from '../state/memory-store';
 import { readSnapshotFile, writeSnapshotFile } from '../state/snapshot';
@@ -6,26 +8,30 @@ import type { DeviceStateStore } from '../state/store';
 import { auxLayout, type AuxLayout } from './aux-layout';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions } from './options';
 import { validateSample, type Result, type Sample } from './sample';
-import { BatchScratch, stepBatch, type BatchItem } from './step-batch';
+import { servingShape, type ServingShape } from './serving-shape';
+import type { BatchResults } from './batch-results';
+import { BatchScratch, stepBatch } from './step-batch';
+import { DeviceQueues, inSlotOrder, type Queued } from './device-queues';
 
-/** A queued sample. Queues are intrusive linked lists, so queuing allocates nothing beyond this record. */
-interface Pending extends BatchItem {
-  done: SampleCallback;
-  next: Pending | undefined;
-}
-
-/**
- * A device's queue. It outlives the samples in it (until the device leaves the
- * store) so the hot path does one Map lookup per sample and no Map writes.
- */
-interface DeviceQueue {
-  readonly device: string;
-  head: Pending | undefined;
-  tail: Pending | undefined;
+/** A queued sample (queuing allocates nothing beyond this record: device-queues.ts). */
+interface Pending extends Queued<Pending> {
+  /** A SampleCallback (submit, push) or, with `columnar`, a ColumnarCallback (submitColumnar). */
+  done: SampleCallback | ColumnarCallback;
+  columnar: boolean;
+  /** Order of entry into the queues (counted only with learning on). */
+  seq: number;
 }
 
 /** Called once per accepted sample, with its result or the error that stopped it. */
 export type SampleCallback = (err: Error | null, result: Result | undefined) => void;
+
+/**
+ * Called once per accepted sample of submitColumnar: with its batch's results
+ * and its row in them, or with the error that stopped it (batch undefined).
+ * The batch is the engine's and is overwritten by the next one: read it inside
+ * the callback (`batch.result(index)` builds the Result submit would give).
+ */
+export type ColumnarCallback = (err: Error | null, batch: BatchResults | undefined, index: number) => void;
 
 export interface EngineCounters {
   accepted: number;
@@ -53,6 +59,7 @@ export interface BatchInfo {
  * stepped in arrival order and a device appears at most once per batch.
  */
 export class Engine {
+  /** The model the engine was made with; snapshots are keyed by it. */
   readonly model: Model;
   readonly options: ResolvedEngineOptions;
   readonly counters: EngineCounters = {
@@ -62,14 +69,14 @@ export class Engine {
   onBatch: ((info: BatchInfo) => void) | undefined;
   /** Called when a device's state is dropped to make room (LRU) or after idle time-to-live, so callers can drop what they keep per device. */
   onForget: ((device: string, why: 'evicted' | 'expired') => void) | undefined;
+  /** What one reading holds and what is scored: the model's features, or the `features` option's (channel-independent). */
+  readonly shape: ServingShape;
   readonly #store: DeviceStateStore;
   readonly #layout: AuxLayout;
   readonly #scratch: BatchScratch;
   readonly #maxBatch: number;
   // Per-device FIFO queues and the round-robin of devices with samples waiting.
-  readonly #queues = new Map<string, DeviceQueue>();
-  #ready: DeviceQueue[] = [];
-  #pending = 0;
+  readonly #queues = new DeviceQueues<Pending>();
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #running: Promise<void> | undefined;
@@ -77,25 +84,41 @@ export class Engine {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   readonly #sortKeys: Float64Array;
+  /** The model stepping now: `model`, or a fine-tune of it swapped in by learning. */
+  #active: Model;
+  readonly #learning: EngineLearning<Pending> | undefined;
+  /** Called after each fine-tune (swapped in, rejected or failed). */
+  onLearn: ((e: LearnEvent) => void) | undefined;
 
   constructor(model: Model, options: EngineOptions = {}, store?: DeviceStateStore) {
     this.model = model;
+    this.#active = model;
     this.options = resolveEngineOptions(options);
-    const { H, L, F, T } = model.dims;
-    this.#layout = auxLayout(model.metadata.normalization, F, T, this.options.likelihood);
-    this.#store = store ?? new MemoryStateStore({ stateWidth: L * H, auxWidth: this.#layout.width }, { maxDevices: this.options.maxDevices });
-    if (this.#store.layout.stateWidth !== L * H || this.#store.layout.auxWidth !== this.#layout.width) {
-      throw new EdgeLstmError('E_CONFIG', `state store layout ${this.#store.layout.stateWidth}/${this.#store.layout.auxWidth} does not fit the model (${L * H}/${this.#layout.width})`, { field: 'store' });
+    this.shape = servingShape(model, this.options.features);
+    const { H, L, F, T } = this.shape;
+    this.#layout = auxLayout(model.metadata.normalization, F, T);
+    // A GRU keeps no cell state: its devices hold h only.
+    const cellWidth = model.cell === 'gru' ? 0 : L * H;
+    this.#store = store ?? new MemoryStateStore({ stateWidth: L * H, cellWidth, auxWidth: this.#layout.width }, { maxDevices: this.options.maxDevices });
+    const sl = this.#store.layout;
+    if (sl.stateWidth !== L * H || (sl.cellWidth ?? sl.stateWidth) !== cellWidth || sl.auxWidth !== this.#layout.width) {
+      throw new EdgeLstmError('E_CONFIG', `state store layout ${sl.stateWidth}/${sl.cellWidth ?? sl.stateWidth}/${sl.auxWidth} does not fit the model (${L * H}/${cellWidth}/${this.#layout.width}, h/c/bookkeeping)`, { field: 'store' });
     }
     this.#store.onEvict = (device) => {
       this.counters.evicted++;
-      this.#forgetQueue(device);
+      this.#queues.forget(device);
+      this.#learning?.learner.collector.forget(device);
       this.onForget?.(device, 'evicted');
     };
     // A batch never holds more devices than the store can keep, or one would evict a batch-mate.
     this.#maxBatch = Math.min(this.options.maxBatch, this.#store.maxDevices);
-    this.#scratch = new BatchScratch(this.#maxBatch, model, this.#layout.width);
+    this.#scratch = new BatchScratch(this.#maxBatch, this.shape, this.#layout.width, model.cell !== 'gru', this.options.horizon);
     this.#sortKeys = new Float64Array(this.#maxBatch);
+    if (this.options.learn !== null) {
+      if (this.options.features !== undefined) throw new EdgeLstmError('E_CONFIG', 'option learn does not yet fine-tune a model served channel-independently (option features)', { field: 'learn', expected: 'learn without features', found: 'both' });
+      this.#learning = new EngineLearning<Pending>(model, this.options.learn);
+      this.#learning.learner.onEvent = (e) => this.onLearn?.(e);
+    }
     if (this.options.idleTtlMs > 0) {
       this.#ttlTimer = setInterval(() => void this.expireIdle(), Math.min(60_000, Math.max(10, this.options.idleTtlMs / 4)));
       this.#ttlTimer.unref();
@@ -104,7 +127,22 @@ export class Engine {
 
   /** Samples accepted and not yet stepped. */
   get pending(): number {
-    return this.#pending;
+    return this.#queues.pending + (this.#learning?.held ?? 0);
+  }
+
+  /** The model stepping now (results carry its id): `model`, or with learning on, its latest fine-tune. */
+  get activeModel(): Model {
+    return this.#active;
+  }
+
+  /** Continual learning's counters; undefined when learning is off. */
+  get learnCounters(): Readonly<LearnCounters> | undefined {
+    return this.#learning?.learner.counters;
+  }
+
+  /** Bytes continual learning holds on this thread (windows, parameters); 0 when off. */
+  get learnBytes(): number {
+    return this.#learning?.learner.bytes ?? 0;
   }
 
   /** Devices holding state. */
@@ -134,33 +172,41 @@ export class Engine {
    * and `done` is not called; undefined means accepted.
    */
   submit(sample: Sample, done: SampleCallback): EdgeLstmError | undefined {
+    return this.#accept(sample, done, false);
+  }
+
+  /**
+   * submit without a Result object per sample: `done` gets the batch's
+   * columnar results and the sample's row (ColumnarCallback). Same queueing,
+   * ordering and errors as submit; for the highest rates.
+   */
+  submitColumnar(sample: Sample, done: ColumnarCallback): EdgeLstmError | undefined {
+    return this.#accept(sample, done, true);
+  }
+
+  #accept(sample: Sample, done: SampleCallback | ColumnarCallback, columnar: boolean): EdgeLstmError | undefined {
     try {
       if (this.#closed) throw new EdgeLstmError('E_CLOSED', 'engine is closed');
-      validateSample(sample, this.model.metadata.features);
+      validateSample(sample, this.shape.features);
     } catch (e) {
       this.#countRejected((e as EdgeLstmError).code ?? 'E_BAD_VALUE');
       return e as EdgeLstmError;
     }
     this.counters.accepted++;
-    const p: Pending = { sample, ts: sample.ts ?? Date.now(), slot: -1, done, next: undefined };
-    let q = this.#queues.get(sample.device);
-    if (q === undefined) {
-      q = { device: sample.device, head: undefined, tail: undefined };
-      this.#queues.set(sample.device, q);
-    }
-    if (q.tail === undefined) {
-      q.head = p;
-      this.#ready.push(q);
-    } else q.tail.next = p;
-    q.tail = p;
-    this.#pending++;
+    const p: Pending = { sample, ts: sample.ts ?? Date.now(), slot: -1, done, columnar, seq: 0, next: undefined };
+    if (this.#learning?.hold(p) !== true) this.#enqueue(p);
     this.#schedule();
     return undefined;
   }
 
+  #enqueue(p: Pending): void {
+    if (this.#learning !== undefined) p.seq = this.#learning.enqueued(p.sample.device);
+    this.#queues.enqueue(p);
+  }
+
   /** Resolves when everything pushed so far has been stepped. */
   async flush(): Promise<void> {
-    if (this.#pending === 0 && !this.#running) return;
+    if (this.pending === 0 && !this.#running && !this.#learning?.waiting) return;
     await new Promise<void>((resolve) => {
       this.#idleWaiters.push(resolve);
       this.#schedule(true);
@@ -172,8 +218,10 @@ export class Engine {
     await this.#exclusive();
     if (device === 'all') {
       this.#store.resetAll();
+      this.#learning?.learner.collector.forgetAll();
       return true;
     }
+    this.#learning?.learner.collector.forget(device);
     return this.#store.reset(device);
   }
 
@@ -196,7 +244,8 @@ export class Engine {
     const gone = this.#store.evictIdle(now, this.options.idleTtlMs);
     this.counters.expired += gone.length;
     for (const d of gone) {
-      this.#forgetQueue(d);
+      this.#queues.forget(d);
+      this.#learning?.learner.collector.forget(d);
       this.onForget?.(d, 'expired');
     }
     return gone;
@@ -208,12 +257,11 @@ export class Engine {
     await this.flush();
     this.#closed = true;
     if (this.#ttlTimer) clearInterval(this.#ttlTimer);
-  }
-
-  /** Drops an idle device's queue record once it has no state; one with samples waiting keeps it. */
-  #forgetQueue(device: string): void {
-    const q = this.#queues.get(device);
-    if (q !== undefined && q.head === undefined) this.#queues.delete(device);
+    if (this.#learning !== undefined) {
+      await this.#learning.close();
+      if (this.#active !== this.model) await this.#active.release();
+      this.#active = this.model;
+    }
   }
 
   #countRejected(code: ErrorCode): void {
@@ -223,11 +271,22 @@ export class Engine {
 
   #schedule(now = false): void {
     if (this.#running || this.#immediate) return;
-    if (this.#pending === 0) {
+    if (this.#queues.pending === 0) {
+      const waiting = this.#learning?.drain(
+        (m) => this.#swapIn(m),
+        (p) => this.#enqueue(p),
+      );
+      if (waiting !== undefined) {
+        this.#running = waiting.finally(() => {
+          this.#running = undefined;
+          this.#schedule();
+        });
+        return;
+      }
       this.#notifyIdle();
       return;
     }
-    if (now || this.#pending >= this.#maxBatch || this.options.maxDelayMs === 0 || this.#idleWaiters.length > 0) {
+    if (now || this.#queues.pending >= this.#maxBatch || this.options.maxDelayMs === 0 || this.#idleWaiters.length > 0) {
       if (this.#timer) clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#immediate = setImmediate(() => {
@@ -243,58 +302,58 @@ export class Engine {
   }
 
   #runBatch(): void {
-    if (this.#running || this.#pending === 0) return;
-    const taken = this.#takeBatch();
+    if (this.#running || this.#queues.pending === 0) return;
+    const learned = this.#learning?.learner.takeReady();
+    if (learned !== undefined) this.#swapIn(learned);
+    const taken = this.#queues.take(this.#maxBatch, this.#store, Date.now());
     this.#running = this.#process(taken).finally(() => {
       this.#running = undefined;
       this.#schedule();
     });
   }
 
-  /** One sample from each of the first maxBatch devices waiting; devices with more go to the back. */
-  #takeBatch(): Pending[] {
-    const n = Math.min(this.#maxBatch, this.#ready.length);
-    const queues = this.#ready.splice(0, n);
-    const taken: Pending[] = new Array<Pending>(n);
-    for (let i = 0; i < n; i++) {
-      const q = queues[i]!;
-      const head = q.head!;
-      taken[i] = head;
-      q.head = head.next;
-      head.next = undefined;
-      if (q.head !== undefined) this.#ready.push(q);
-      else q.tail = undefined;
-    }
-    this.#pending -= n;
-    return taken;
-  }
-
   async #process(arrived: Pending[]): Promise<void> {
     const started = performance.now();
-    const now = Date.now();
-    for (let i = 0; i < arrived.length; i++) {
-      const p = arrived[i]!;
-      p.slot = this.#store.acquire(p.sample.device, now);
-    }
     const taken = inSlotOrder(arrived, this.#store.size, this.#sortKeys);
     try {
       const { results, gapResets } = await stepBatch(
-        { model: this.model, store: this.#store, opts: this.options, layout: this.#layout, scratch: this.#scratch },
+        { model: this.#active, store: this.#store, opts: this.options, layout: this.#layout, scratch: this.#scratch, shape: this.shape },
         taken,
       );
       this.counters.batches++;
       this.counters.gapResets += gapResets;
-      this.counters.results += results.length;
-      for (let i = 0; i < results.length; i++) {
-        if (results[i]!.anomaly) this.counters.anomalies++;
-        taken[i]!.done(null, results[i]!);
+      const n = results.size;
+      this.counters.results += n;
+      const anomaly = results.columns.anomaly;
+      for (let i = 0; i < n; i++) if (anomaly[i] === 1) this.counters.anomalies++;
+      // Result objects are built only for callers that take them (and for learning, which reads them).
+      let objects: Result[] | undefined;
+      if (this.#learning !== undefined) {
+        objects = new Array<Result>(n);
+        for (let i = 0; i < n; i++) objects[i] = results.result(i);
+        this.#learning.observe(taken, objects, this.#scratch.x, this.#active, this.#store, this.#layout);
+      }
+      for (let i = 0; i < n; i++) {
+        const p = taken[i]!;
+        if (p.columnar) (p.done as ColumnarCallback)(null, results, i);
+        else (p.done as SampleCallback)(null, objects !== undefined ? objects[i]! : results.result(i));
       }
     } catch (e) {
       this.counters.failedBatches++;
       const err = new EdgeLstmError('E_MODEL', `inference failed; ${taken.length} samples not stepped: ${(e as Error).message}`);
-      for (const p of taken) p.done(err, undefined);
+      for (const p of taken) {
+        if (p.columnar) (p.done as ColumnarCallback)(err, undefined, -1);
+        else (p.done as SampleCallback)(err, undefined);
+      }
     }
     this.onBatch?.({ size: taken.length, ms: performance.now() - started });
+  }
+
+  /** Between batches: a fine-tune of the same architecture replaces the model stepping now; device states carry over. */
+  #swapIn(m: Model): void {
+    const prev = this.#active;
+    this.#active = m;
+    if (prev !== this.model) void prev.release();
   }
 
   async #exclusive(): Promise<void> {
@@ -306,29 +365,6 @@ export class Engine {
     this.#idleWaiters = [];
     for (const r of w) r();
   }
-}
-
-/**
- * A batch that covers a good part of the store (a quarter or more), put in
- * state-slot order: gather, scatter and the bookkeeping rows then walk the
- * store's arrays forward instead of jumping around them (measured: about 12%
- * more device-steps/s with 10k devices arriving in random order). A sparse
- * batch gains nothing from it and is left as it came. One sample per device
- * per batch, so every device's order is kept whatever the order in the batch.
- * A native numeric sort of `slot * n + index` keys: no comparator calls.
- */
-function inSlotOrder(items: Pending[], storeSize: number, keys: Float64Array): Pending[] {
-  const n = items.length;
-  if (n < 64 || n * 4 < storeSize) return items;
-  let ordered = true;
-  for (let i = 1; i < n && ordered; i++) ordered = items[i - 1]!.slot < items[i]!.slot;
-  if (ordered) return items;
-  const k = keys.subarray(0, n);
-  for (let i = 0; i < n; i++) k[i] = items[i]!.slot * n + i;
-  k.sort();
-  const out = new Array<Pending>(n);
-  for (let i = 0; i < n; i++) out[i] = items[k[i]! % n]!;
-  return out;
 }
 
 export { SampleError };

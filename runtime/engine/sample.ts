@@ -24,13 +24,34 @@ export interface Result {
   error: number[] | null;
   /** Raw score: RMS of the normalized errors (or Gaussian NLL with a variance head); null without a forecast. */
   score: number | null;
-  /** How unusual the recent scores are against this device's history, in [0, 1]; null without a forecast. */
+  /** The anomaly score the threshold applies to, in [0, 1]: how unusual this reading is against the device's own normal (the largest over its features); null without a forecast. */
   likelihood: number | null;
+  /** The device is in an anomalous episode: true from the reading that opens it until the one that closes it (which is false). Never in the learning period. */
   anomaly: boolean;
+  /** Targets anomalous at this reading (inside an episode: every target involved so far); empty when none. */
+  anomalous: string[];
+  /** The episode this reading belongs to, or null; state 'start' and 'end' are the two events the anomaly topic gets. */
+  episode: Episode | null;
   /** Forecast of the next `horizon` readings, step-major: [step1 targets..., step2 targets...]. */
   forecast: number[];
+  /** In the device's learning period (no alarms). */
   warmup: boolean;
   model: string;
+}
+
+/** One anomalous episode, as far as it has come. */
+export interface Episode {
+  state: 'start' | 'active' | 'end';
+  /** Timestamp of the reading that opened it. */
+  start: number;
+  /** Readings in it so far (at 'end': all of them, the calm ones that closed it included). */
+  readings: number;
+  /** This reading's ts minus start, ms. */
+  durationMs: number;
+  /** Highest likelihood in it so far. */
+  peak: number;
+  /** Targets involved so far. */
+  features: string[];
 }
 
 export const MAX_DEVICE_ID_LENGTH = 256;

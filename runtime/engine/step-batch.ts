@@ -1,10 +1,12 @@
 import type { Model } from '../model/load-model';
 import type { DeviceStateStore } from '../state/store';
 import type { AuxLayout } from './aux-layout';
-import { updateLikelihood } from './likelihood';
-import { featureMean, featureStd, normalizeInto, observe } from './normalizer';
+import { featureMean, featureStd, normalizeInto, observe } from '../model/normalizer';
 import type { ResolvedEngineOptions } from './options';
-import type { Result, Sample } from './sample';
+import { BatchResults, ResultColumns } from './batch-results';
+import type { Sample } from './sample';
+import type { ServingShape } from './serving-shape';
+import { ReadingScore, scoreReading, type ScoreInput } from './scoring/device-scorer';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -15,24 +17,32 @@ export class BatchScratch {
   readonly c: Float32Array;
   readonly aux: Float64Array;
   readonly fresh: Uint8Array;
-  readonly score: Float64Array;
-  readonly likelihood: Float64Array;
+  readonly reading = new ReadingScore();
+  /** The scorer's input, one object refilled per reading. */
+  readonly input: MutableScoreInput;
   readonly gatherSlots: number[];
   readonly copier: StateCopier;
+  /** The batch's results, column by column, and the view callers read them through. */
+  readonly columns: ResultColumns;
+  readonly results: BatchResults;
 
-  constructor(maxBatch: number, model: Model, auxWidth: number) {
-    const { F, H, L } = model.dims;
+  constructor(maxBatch: number, shape: ServingShape, auxWidth: number, cells = true, horizon = 1) {
+    const { F, H, L, T } = shape;
     this.x = new Float32Array(maxBatch * F);
     this.h = new Float32Array(L * maxBatch * H);
-    this.c = new Float32Array(L * maxBatch * H);
+    this.c = new Float32Array(cells ? L * maxBatch * H : 0);
     this.aux = new Float64Array(maxBatch * auxWidth);
     this.fresh = new Uint8Array(maxBatch);
-    this.score = new Float64Array(maxBatch);
-    this.likelihood = new Float64Array(maxBatch);
     this.gatherSlots = new Array<number>(maxBatch).fill(-1);
-    this.copier = new StateCopier(L, H);
+    this.copier = new StateCopier(L, H, cells);
+    this.columns = new ResultColumns(maxBatch, T, horizon);
+    this.results = new BatchResults(this.columns, shape.targets, horizon);
+    this.input = { values: NO_VALUES, targetIndex: shape.targetIndex, expected: null, expectedOff: 0, ts: 0, steps: 0, warmup: 0, warmupMs: 0 };
   }
 }
+
+type MutableScoreInput = { -readonly [K in keyof ScoreInput]: ScoreInput[K] };
+const NO_VALUES: readonly number[] = [];
 
 export interface BatchContext {
   readonly model: Model;
@@ -40,6 +50,7 @@ export interface BatchContext {
   readonly opts: ResolvedEngineOptions;
   readonly layout: AuxLayout;
   readonly scratch: BatchScratch;
+  readonly shape: ServingShape;
 }
 
 /** A sample with its timestamp settled, and the slot it was given. */
@@ -50,7 +61,8 @@ export interface BatchItem {
 }
 
 export interface BatchOutcome {
-  results: Result[];
+  /** The batch's results, columnar (scratch.results; valid until the next batch). */
+  results: BatchResults;
   /** Devices reset because their timestamps jumped by more than maxGapMs. */
   gapResets: number;
 }
@@ -60,118 +72,116 @@ export interface BatchOutcome {
  * DESIGN.md section 3: score against the forecast made at t-1, then step.
  * All per-device changes are made on scratch copies and committed to the
  * store only after ONNX Runtime succeeded, so a failed call changes nothing.
+ * Results are written column by column into the scratch (no object per
+ * sample); BatchResults.result(i) builds a Result for callers that want one.
  */
 export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]): Promise<BatchOutcome> {
-  const { model, opts, layout: A, scratch: S } = ctx;
-  const { F, H, L, T } = model.dims;
+  const { model, opts, layout: A, scratch: S, shape } = ctx;
+  const { F, H, L, T } = shape;
   const norm = model.metadata.normalization;
-  const tIdx = model.targetIndex;
+  const tIdx = shape.targetIndex;
   const W = A.width;
   const B = items.length;
-  const likelihoodAfter = Math.floor(opts.warmup / 2);
+  const C = S.columns;
+  const hasLogvar = model.hasLogvar;
   let gapResets = 0;
 
   // Phase 1: score against the previous forecast, fold the sample into the statistics, build inputs.
-  const expected: (number[] | null)[] = new Array<number[] | null>(B);
-  const errors: (number[] | null)[] = new Array<number[] | null>(B);
   let store = ctx.store;
+  const storeAux = store.aux;
+  const aux = S.aux;
+  const rs = S.reading;
+  const inp = S.input;
   for (let i = 0; i < B; i++) {
     const item = items[i]!;
     const slot = item.slot;
     const ts = item.ts;
     const row = i * W;
-    copyRow(store.aux, slot * W, S.aux, row, W);
+    copyRow(storeAux, slot * W, aux, row, W);
     S.fresh[i] = 0;
-    const steps = S.aux[row + A.steps]!;
-    if (opts.maxGapMs > 0 && steps > 0 && Math.abs(ts - S.aux[row + A.lastTs]!) > opts.maxGapMs) {
-      S.aux.fill(0, row, row + W);
+    const steps = aux[row + A.steps]!;
+    if (opts.maxGapMs > 0 && steps > 0 && Math.abs(ts - aux[row + A.lastTs]!) > opts.maxGapMs) {
+      aux.fill(0, row, row + W);
       S.fresh[i] = 1;
       gapResets++;
     }
     const values = item.sample.values;
-    S.score[i] = NaN;
-    S.likelihood[i] = NaN;
-    if (S.aux[row + A.steps]! > 0) {
-      const exp = new Array<number>(T);
-      const err = new Array<number>(T);
+    C.score[i] = NaN;
+    const has = aux[row + A.steps]! > 0;
+    C.hasForecast[i] = has ? 1 : 0;
+    if (has) {
       let acc = 0;
       for (let t = 0; t < T; t++) {
         const f = tIdx[t]!;
-        exp[t] = S.aux[row + A.expected + t]!;
-        err[t] = values[f]! - exp[t]!;
-        const z = err[t]! / featureStd(norm, S.aux, row + A.norm, F, f);
-        if (model.hasLogvar) {
-          const lv = S.aux[row + A.logvar + t]!;
+        const exp = aux[row + A.expected + t]!;
+        const err = values[f]! - exp;
+        C.expected[i * T + t] = exp;
+        C.error[i * T + t] = err;
+        const z = err / featureStd(norm, aux, row + A.norm, F, f);
+        if (hasLogvar) {
+          const lv = aux[row + A.logvar + t]!;
           acc += 0.5 * lv + 0.5 * z * z * Math.exp(-lv) + HALF_LOG_2PI;
         } else {
           acc += z * z;
         }
       }
-      const score = model.hasLogvar ? acc / T : Math.sqrt(acc / T);
-      S.score[i] = score;
-      expected[i] = exp;
-      errors[i] = err;
-      if (S.aux[row + A.steps]! >= likelihoodAfter) S.likelihood[i] = updateLikelihood(opts.likelihood, S.aux, row + A.likelihood, score);
-    } else {
-      expected[i] = null;
-      errors[i] = null;
+      C.score[i] = hasLogvar ? acc / T : Math.sqrt(acc / T);
     }
-    observe(norm, S.aux, row + A.norm, values);
-    normalizeInto(norm, S.aux, row + A.norm, values, S.x, i * F);
+    inp.values = values;
+    inp.expected = has ? aux : null;
+    inp.expectedOff = row + A.expected;
+    inp.ts = ts;
+    inp.steps = aux[row + A.steps]!;
+    inp.warmup = opts.warmup;
+    inp.warmupMs = opts.warmupMs;
+    C.learning[i] = scoreReading(opts.scoring, opts.threshold, aux, row + A.scoring, T, inp, rs) ? 1 : 0;
+    C.likelihood[i] = rs.likelihood;
+    C.anomaly[i] = rs.anomaly ? 1 : 0;
+    C.mask[i] = rs.mask;
+    C.event[i] = rs.event;
+    C.episodeStart[i] = rs.episodeStart;
+    C.episodeReadings[i] = rs.episodeReadings;
+    C.episodePeak[i] = rs.episodePeak;
+    observe(norm, aux, row + A.norm, values);
+    normalizeInto(norm, aux, row + A.norm, values, S.x, i * F);
     S.gatherSlots[i] = S.fresh[i] === 1 ? -1 : slot;
   }
+  inp.values = NO_VALUES;
+  inp.expected = null;
 
-  S.copier.gather(S.h.subarray(0, L * B * H), S.c.subarray(0, L * B * H), store.h, store.c, S.gatherSlots, B);
+  const cw = S.c.length === 0 ? 0 : L * B * H;
+  S.copier.gather(S.h.subarray(0, L * B * H), S.c.subarray(0, cw), store.h, store.c, S.gatherSlots, B);
 
-  // Phase 2: one LSTM step for the whole batch.
-  const out = await model.backend.run(S.x.subarray(0, B * F), S.h.subarray(0, L * B * H), S.c.subarray(0, L * B * H), 1, B);
+  // Phase 2: one LSTM (or GRU) step for the whole batch.
+  // Channel-independently each device is `lanes` rows of the batch (serving-shape.ts).
+  const out = await model.backend.run(S.x.subarray(0, B * F), S.h.subarray(0, L * B * H), S.c.subarray(0, cw), 1, B * shape.lanes);
 
   // Phase 3: forecasts in original units; optional rollout on copies of the new state.
-  const forecasts: number[][] = new Array<number[]>(B);
+  const FW = T * opts.horizon;
+  const y = out.y;
+  const ylv = out.ylogvar;
   for (let i = 0; i < B; i++) {
     const row = i * W;
-    const fc = new Array<number>(T * opts.horizon);
     for (let t = 0; t < T; t++) {
       const f = tIdx[t]!;
-      const v = featureMean(norm, S.aux, row + A.norm, f) + out.y[i * T + t]! * featureStd(norm, S.aux, row + A.norm, F, f);
-      fc[t] = v;
-      S.aux[row + A.expected + t] = v;
-      if (out.ylogvar) S.aux[row + A.logvar + t] = out.ylogvar[i * T + t]!;
+      const v = featureMean(norm, aux, row + A.norm, f) + y[i * T + t]! * featureStd(norm, aux, row + A.norm, F, f);
+      C.forecast[i * FW + t] = v;
+      aux[row + A.expected + t] = v;
+      if (ylv) aux[row + A.logvar + t] = ylv[i * T + t]!;
     }
-    forecasts[i] = fc;
-    S.aux[row + A.steps] = S.aux[row + A.steps]! + 1;
-    S.aux[row + A.lastTs] = items[i]!.ts;
+    aux[row + A.steps] = aux[row + A.steps]! + 1;
+    aux[row + A.lastTs] = items[i]!.ts;
   }
-  if (opts.horizon > 1) await rollout(ctx, out.y, out.hn, out.cn, B, forecasts);
+  if (opts.horizon > 1) await rollout(ctx, out.y, out.hn, out.cn, B);
 
   // Phase 4: commit. The store may have grown while we awaited; read its arrays afresh.
   store = ctx.store;
   for (let i = 0; i < B; i++) S.gatherSlots[i] = items[i]!.slot;
   S.copier.scatter(out.hn, out.cn, store.h, store.c, S.gatherSlots, B);
-  const results: Result[] = new Array<Result>(B);
-  for (let i = 0; i < B; i++) {
-    const { sample, ts, slot } = items[i]!;
-    copyRow(S.aux, i * W, store.aux, slot * W, W);
-    const steps = S.aux[i * W + A.steps]!;
-    const warmup = steps <= opts.warmup;
-    const score = S.score[i]!;
-    const likelihood = S.likelihood[i]!;
-    results[i] = {
-      device: sample.device,
-      ts,
-      // The caller's array is not copied: results are built once per sample and the engine never writes to it.
-      values: Array.isArray(sample.values) ? (sample.values as number[]) : Array.from(sample.values),
-      expected: expected[i]!,
-      error: errors[i]!,
-      score: Number.isNaN(score) ? null : score,
-      likelihood: Number.isNaN(likelihood) ? null : likelihood,
-      anomaly: !warmup && !Number.isNaN(likelihood) && likelihood >= opts.threshold,
-      forecast: forecasts[i]!,
-      warmup,
-      model: model.id,
-    };
-  }
-  return { results, gapResets };
+  const commitAux = store.aux;
+  for (let i = 0; i < B; i++) copyRow(aux, i * W, commitAux, items[i]!.slot * W, W);
+  S.results.reset(items, model.id);
+  return { results: S.results, gapResets };
 }
 
 /**
@@ -179,22 +189,24 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
  * live state never advances by a forecast). Features that are not targets
  * are held at their last value.
  */
-async function rollout(ctx: BatchContext, y0: Float32Array, hn: Float32Array, cn: Float32Array, B: number, forecasts: number[][]): Promise<void> {
-  const { model, opts, layout: A, scratch: S } = ctx;
-  const { F, T } = model.dims;
+async function rollout(ctx: BatchContext, y0: Float32Array, hn: Float32Array, cn: Float32Array, B: number): Promise<void> {
+  const { model, opts, layout: A, scratch: S, shape } = ctx;
+  const { F, T } = shape;
   const norm = model.metadata.normalization;
+  const FW = T * opts.horizon;
+  const forecast = S.columns.forecast;
   const x = Float32Array.from(S.x.subarray(0, B * F));
   let y = y0;
   let h = hn;
   let c = cn;
   for (let step = 1; step < opts.horizon; step++) {
-    for (let i = 0; i < B; i++) for (let t = 0; t < T; t++) x[i * F + model.targetIndex[t]!] = y[i * T + t]!;
-    const out = await model.backend.run(x, Float32Array.from(h), Float32Array.from(c), 1, B);
+    for (let i = 0; i < B; i++) for (let t = 0; t < T; t++) x[i * F + shape.targetIndex[t]!] = y[i * T + t]!;
+    const out = await model.backend.run(x, Float32Array.from(h), Float32Array.from(c), 1, B * shape.lanes);
     for (let i = 0; i < B; i++) {
       const row = i * A.width;
       for (let t = 0; t < T; t++) {
-        const f = model.targetIndex[t]!;
-        forecasts[i]![step * T + t] = featureMean(norm, S.aux, row + A.norm, f) + out.y[i * T + t]! * featureStd(norm, S.aux, row + A.norm, F, f);
+        const f = shape.targetIndex[t]!;
+        forecast[i * FW + step * T + t] = featureMean(norm, S.aux, row + A.norm, f) + out.y[i * T + t]! * featureStd(norm, S.aux, row + A.norm, F, f);
       }
     }
     y = out.y;
@@ -218,84 +230,64 @@ function pairView(a: Float32Array, H: number): Float64Array | undefined {
   return H % 2 === 0 && a.byteOffset % 8 === 0 && a.length % 2 === 0 ? new Float64Array(a.buffer, a.byteOffset, a.length / 2) : undefined;
 }
 
-/** Device `i` of the batch gets the state of `slot` ([L, B, H] layout), or zeros when slot is -1. */
-function gatherState(bh: Float32Array, bc: Float32Array, sh: Float32Array, sc: Float32Array, slot: number, i: number, B: number, L: number, H: number): void {
-  for (let l = 0; l < L; l++) {
-    const dst = (l * B + i) * H;
-    if (slot < 0) {
-      bh.fill(0, dst, dst + H);
-      bc.fill(0, dst, dst + H);
-      continue;
-    }
-    copySpan(sh, (slot * L + l) * H, bh, dst, H);
-    copySpan(sc, (slot * L + l) * H, bc, dst, H);
-  }
-}
-
-function scatterState(hn: Float32Array, cn: Float32Array, sh: Float32Array, sc: Float32Array, slot: number, i: number, B: number, L: number, H: number): void {
-  for (let l = 0; l < L; l++) {
-    copySpan(hn, (l * B + i) * H, sh, (slot * L + l) * H, H);
-    copySpan(cn, (l * B + i) * H, sc, (slot * L + l) * H, H);
-  }
-}
-
 function copySpan(src: Float32Array | Float64Array, from: number, dst: Float32Array | Float64Array, to: number, n: number): void {
   for (let k = 0; k < n; k++) dst[to + k] = src[from + k]!;
 }
 
-/** Gathers and scatters through float64 pair views when alignment allows, float32 otherwise. */
+/**
+ * Gathers and scatters through float64 pair views when alignment allows,
+ * float32 otherwise. h and c are copied one array after the other; a model
+ * without a cell state (GRU) copies h only.
+ */
 export class StateCopier {
   readonly #H: number;
   readonly #L: number;
-  constructor(L: number, H: number) {
+  readonly #cells: boolean;
+  constructor(L: number, H: number, cells = true) {
     this.#L = L;
     this.#H = H;
+    this.#cells = cells;
   }
 
   gather(bh: Float32Array, bc: Float32Array, sh: Float32Array, sc: Float32Array, slots: readonly number[], B: number): void {
-    const H = this.#H;
-    const L = this.#L;
-    if (L === 1 && copyRuns(sh, sc, bh, bc, slots, B, H, true)) return;
-    const v = [pairView(bh, H), pairView(bc, H), pairView(sh, H), pairView(sc, H)];
-    if (v.every((x) => x !== undefined)) {
-      const [bh2, bc2, sh2, sc2] = v as Float64Array[];
-      const h2 = H / 2;
-      for (let i = 0; i < B; i++) {
-        const slot = slots[i]!;
-        for (let l = 0; l < L; l++) {
-          const dst = (l * B + i) * h2;
-          if (slot < 0) {
-            bh2!.fill(0, dst, dst + h2);
-            bc2!.fill(0, dst, dst + h2);
-          } else {
-            copySpan(sh2!, (slot * L + l) * h2, bh2!, dst, h2);
-            copySpan(sc2!, (slot * L + l) * h2, bc2!, dst, h2);
-          }
-        }
-      }
-      return;
-    }
-    for (let i = 0; i < B; i++) gatherState(bh, bc, sh, sc, slots[i]!, i, B, L, H);
+    this.#gatherOne(bh, sh, slots, B);
+    if (this.#cells) this.#gatherOne(bc, sc, slots, B);
   }
 
   scatter(hn: Float32Array, cn: Float32Array, sh: Float32Array, sc: Float32Array, slots: readonly number[], B: number): void {
+    this.#scatterOne(hn, sh, slots, B);
+    if (this.#cells) this.#scatterOne(cn, sc, slots, B);
+  }
+
+  /** Batch row i ([L, B, H] layout) gets the state of slots[i], or zeros when that is -1. */
+  #gatherOne(b: Float32Array, s: Float32Array, slots: readonly number[], B: number): void {
     const H = this.#H;
     const L = this.#L;
-    if (L === 1 && copyRuns(hn, cn, sh, sc, slots, B, H, false)) return;
-    const v = [pairView(hn, H), pairView(cn, H), pairView(sh, H), pairView(sc, H)];
-    if (v.every((x) => x !== undefined)) {
-      const [hn2, cn2, sh2, sc2] = v as Float64Array[];
-      const h2 = H / 2;
-      for (let i = 0; i < B; i++) {
-        const slot = slots[i]!;
-        for (let l = 0; l < L; l++) {
-          copySpan(hn2!, (l * B + i) * h2, sh2!, (slot * L + l) * h2, h2);
-          copySpan(cn2!, (l * B + i) * h2, sc2!, (slot * L + l) * h2, h2);
-        }
+    if (L === 1 && copyRuns(s, b, slots, B, H, true)) return;
+    const b2 = pairView(b, H);
+    const s2 = pairView(s, H);
+    const [bv, sv, n] = b2 && s2 ? [b2, s2, H / 2] : [b, s, H];
+    for (let i = 0; i < B; i++) {
+      const slot = slots[i]!;
+      for (let l = 0; l < L; l++) {
+        const dst = (l * B + i) * n;
+        if (slot < 0) bv.fill(0, dst, dst + n);
+        else copySpan(sv, (slot * L + l) * n, bv, dst, n);
       }
-      return;
     }
-    for (let i = 0; i < B; i++) scatterState(hn, cn, sh, sc, slots[i]!, i, B, L, H);
+  }
+
+  #scatterOne(b: Float32Array, s: Float32Array, slots: readonly number[], B: number): void {
+    const H = this.#H;
+    const L = this.#L;
+    if (L === 1 && copyRuns(b, s, slots, B, H, false)) return;
+    const b2 = pairView(b, H);
+    const s2 = pairView(s, H);
+    const [bv, sv, n] = b2 && s2 ? [b2, s2, H / 2] : [b, s, H];
+    for (let i = 0; i < B; i++) {
+      const slot = slots[i]!;
+      for (let l = 0; l < L; l++) copySpan(bv, (l * B + i) * n, sv, (slot * L + l) * n, n);
+    }
   }
 }
 
@@ -309,7 +301,7 @@ const MIN_RUN = 16;
  * batch has too few long runs for that to pay (the caller then loops).
  * `toBatch`: store -> batch (gather; slot -1 means zeros) or batch -> store.
  */
-function copyRuns(srcH: Float32Array, srcC: Float32Array, dstH: Float32Array, dstC: Float32Array, slots: readonly number[], B: number, H: number, toBatch: boolean): boolean {
+function copyRuns(src: Float32Array, dst: Float32Array, slots: readonly number[], B: number, H: number, toBatch: boolean): boolean {
   let inRuns = 0;
   for (let i = 0; i < B; ) {
     let j = i + 1;
@@ -325,24 +317,15 @@ function copyRuns(srcH: Float32Array, srcC: Float32Array, dstH: Float32Array, ds
     while (j < B && s0 >= 0 && slots[j] === s0 + (j - i)) j++;
     if (s0 < 0) {
       // Only in a gather: a fresh device starts from zeros.
-      dstH.fill(0, i * H, (i + 1) * H);
-      dstC.fill(0, i * H, (i + 1) * H);
+      dst.fill(0, i * H, (i + 1) * H);
     } else if (j - i >= MIN_RUN) {
       const n = (j - i) * H;
-      if (toBatch) {
-        dstH.set(srcH.subarray(s0 * H, s0 * H + n), i * H);
-        dstC.set(srcC.subarray(s0 * H, s0 * H + n), i * H);
-      } else {
-        dstH.set(srcH.subarray(i * H, i * H + n), s0 * H);
-        dstC.set(srcC.subarray(i * H, i * H + n), s0 * H);
-      }
+      if (toBatch) dst.set(src.subarray(s0 * H, s0 * H + n), i * H);
+      else dst.set(src.subarray(i * H, i * H + n), s0 * H);
     } else {
       for (let k = i; k < j; k++) {
         const s = slots[k]!;
-        const from = toBatch ? s * H : k * H;
-        const to = toBatch ? k * H : s * H;
-        copySpan(srcH, from, dstH, to, H);
-        copySpan(srcC, from, dstC, to, H);
+        copySpan(src, toBatch ? s * H : k * H, dst, toBatch ? k * H : s * H, H);
       }
     }
     i = j;

@@ -10,6 +10,8 @@ export interface DetectorOutput {
   score: number;
   /** Forecast of the *next* row's value, in original units. Omit when there is none. */
   forecast?: number;
+  /** The detector's own alarm flag at its default operating point (the engine's `anomaly`); scored as it is, no threshold sweep. */
+  flag?: boolean;
 }
 
 /** What a detector is told about a file before its first row. */

@@ -1,26 +1,20 @@
 /**
- * The detectors `edgelstm eval nab --detector NAME` can run. Add the LSTM
- * engine here: one entry, whose `create` returns a Detector (its `step` may
- * return a Promise, so an engine behind a batcher fits as is).
+ * The detectors `edgelstm eval nab --detector NAME` can run. `lstm` (the
+ * default) and the two controls are the engine itself with a different
+ * forecaster, so all three are scored by the product's one detector.
  */
 import { EdgeLstmError } from '../errors';
+import type { EngineOptions } from '../engine/options';
 import type { Detector } from './detector';
-import { PersistenceDetector } from './persistence-detector';
 import { StoredScoresDetector } from './stored-scores-detector';
-import { CALIBRATION_DEFAULTS, resolveCalibration } from './error-calibration';
-import { ZSCORE_DEFAULTS, ZScoreDetector } from './zscore-detector';
 
 export interface DetectorSettings {
   /** For `stored`: the folder of stored outputs. */
   scoresDir?: string | undefined;
   /** For `lstm`: the model file. Default: the shipped generic model. */
   modelPath?: string | undefined;
-  /**
-   * Overrides of the detector's defaults (`--detector-options JSON`): for
-   * `lstm` the CalibrationOptions, for `zscore` the ZScoreOptions. Meant for
-   * ablations; the published score uses the defaults.
-   */
-  options?: Record<string, unknown> | undefined;
+  /** Engine options (`--detector-options JSON`), as `run` takes them in a config file; for ablations. Default: the engine's defaults. */
+  options?: EngineOptions | undefined;
 }
 
 export interface DetectorSpec {
@@ -28,39 +22,51 @@ export interface DetectorSpec {
   create(settings: DetectorSettings): Detector | Promise<Detector>;
 }
 
-/** Checks option names against the defaults and turns a RangeError from the constructor into E_CONFIG. */
-function withOptions<T>(defaults: object, options: Record<string, unknown> | undefined, make: (o: Record<string, unknown>) => T): T {
-  const o = options ?? {};
-  for (const k of Object.keys(o)) {
-    if (!(k in defaults)) throw new EdgeLstmError('E_CONFIG', `--detector-options: unknown option "${k}"`, { field: 'detector-options', expected: Object.keys(defaults).join(', '), found: k });
-  }
+/** Checks engine options before anything is loaded: a bad one is E_CONFIG naming it. */
+async function engineOptions(o: EngineOptions | undefined): Promise<EngineOptions> {
+  const { resolveEngineOptions, ENGINE_DEFAULTS } = await import('../engine/options');
+  const { SCORING_DEFAULTS } = await import('../engine/scoring/scoring-options');
+  const unknown = (keys: object, known: object, prefix: string): void => {
+    for (const k of Object.keys(keys)) {
+      if (!(k in known)) throw new EdgeLstmError('E_CONFIG', `--detector-options: unknown option "${prefix}${k}"`, { field: 'detector-options', expected: Object.keys(known).join(', '), found: k });
+    }
+  };
+  unknown(o ?? {}, { ...ENGINE_DEFAULTS, likelihood: 0 }, '');
+  unknown(o?.scoring ?? {}, SCORING_DEFAULTS, 'scoring.');
   try {
-    return make(o);
+    resolveEngineOptions(o ?? {});
   } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError) throw new EdgeLstmError('E_CONFIG', `--detector-options: ${e.message}`, { field: 'detector-options' });
-    throw e;
+    throw new EdgeLstmError('E_CONFIG', `--detector-options: ${(e as Error).message}`, { field: 'detector-options' });
   }
+  return o ?? {};
+}
+
+async function control(kind: 'persistence' | 'mean', name: string, s: DetectorSettings): Promise<Detector> {
+  const options = await engineOptions(s.options);
+  const { EngineDetector } = await import('./engine-detector');
+  const { controlModel } = await import('./control-models');
+  return new EngineDetector(name, controlModel(kind), options);
 }
 
 export const DETECTORS: Readonly<Record<string, DetectorSpec>> = Object.freeze({
-  zscore: {
-    description: 'baseline: smoothed forecast, error z-score, Numenta-style anomaly likelihood, 150-row rest after an alarm',
-    create: (s: DetectorSettings) => withOptions(ZSCORE_DEFAULTS, s.options, (o) => new ZScoreDetector(o)),
-  },
   lstm: {
-    description: "edgelstm's engine and LSTM model, one device per file (--model FILE, default the shipped generic model); forecast errors scaled, Numenta likelihood, range novelty, 150-row rest after an alarm",
+    description: "the product: edgelstm's engine with its default options and the LSTM model (--model FILE, default the shipped generic model), one device per file",
     create: async (s: DetectorSettings) => {
-      // Checked first: a bad option must not cost a model load.
-      const calibration = withOptions(CALIBRATION_DEFAULTS, s.options, (o) => resolveCalibration(o));
+      const options = await engineOptions(s.options);
       // Loaded on demand: the other detectors must not pay for ONNX Runtime.
-      const { LstmDetector } = await import('./lstm-detector');
+      const { EngineDetector } = await import('./engine-detector');
+      const { loadModel } = await import('../model/load-model');
       const { defaultModelPath } = await import('../model/default-model');
-      return LstmDetector.create({ modelPath: s.modelPath ?? defaultModelPath(), calibration });
+      return new EngineDetector('edgelstm-lstm', await loadModel(s.modelPath ?? defaultModelPath()), options);
     },
   },
   persistence: {
-    description: "control for lstm: the same error calibration on the naive forecast (next = last), so the LSTM's share of the score can be read off",
-    create: (s: DetectorSettings) => withOptions(CALIBRATION_DEFAULTS, s.options, (o) => new PersistenceDetector(o)),
+    description: 'control: the same engine and scoring with the naive forecast (next = last)',
+    create: (s: DetectorSettings) => control('persistence', 'engine-persistence', s),
+  },
+  zscore: {
+    description: "control: the same engine and scoring with the device's running mean as the forecast (a per-device z-score)",
+    create: (s: DetectorSettings) => control('mean', 'engine-zscore', s),
   },
   stored: {
     description: "replay stored NAB outputs (--scores DIR, NAB's results/<detector> layout)",

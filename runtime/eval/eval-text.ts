@@ -12,8 +12,9 @@ function columns(head: readonly string[], rows: readonly (readonly string[])[]):
 
 export function scoreText(outcomes: readonly ProfileOutcome[]): string {
   return columns(
-    ['profile', 'threshold', 'raw', 'NAB score', 'windows', 'FP rows'],
-    outcomes.map((o) => [o.profile.name, Number.isFinite(o.score.threshold) ? o.score.threshold.toPrecision(8) : 'none', num(o.score.raw), num(o.score.normalized, 2), `${o.score.detectedWindows}/${o.score.windows}`, String(o.score.falseAlarmRows)]),
+    ['profile', 'threshold', 'raw', 'NAB score', 'windows', 'FP rows', 'nines'],
+    // Thresholds near 1 print in full and as nines (-log10(1 - threshold)): the detector's likelihoods differ past the 8th digit.
+    outcomes.map((o) => [o.profile.name, Number.isFinite(o.score.threshold) ? String(o.score.threshold) : 'none', num(o.score.raw), num(o.score.normalized, 2), `${o.score.detectedWindows}/${o.score.windows}`, String(o.score.falseAlarmRows), nines(o.score.threshold)]),
   );
 }
 
@@ -31,4 +32,8 @@ export function forecastFileText(files: readonly FileForecastAccuracy[]): string
     ['file', 'rows', ...HEAD],
     files.map((f) => [f.file, String(f.rows), num(f.methods.detector?.mase), num(f.methods.persistence?.mase), num(f.methods.seasonal?.mase), num(f.methods.detector?.smape, 2), num(f.methods.persistence?.smape, 2), num(f.methods.seasonal?.smape, 2)]),
   );
+}
+
+function nines(threshold: number): string {
+  return Number.isFinite(threshold) && threshold >= 0.9 && threshold < 1 ? (-Math.log10(1 - threshold)).toFixed(2) : '-';
 }

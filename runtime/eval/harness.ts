@@ -14,6 +14,8 @@ export interface FileRun {
   readonly sweep: FileSweep;
   /** The detector's anomaly score per row. */
   readonly scores: Float64Array;
+  /** The detector's own flag per row (1 = alarm), when it reports one. */
+  readonly flags: Uint8Array | undefined;
   /** forecasts[i]: the detector's forecast of row i, made at row i-1; NaN where it made none. */
   readonly forecasts: Float64Array;
   readonly forecastAccuracy: FileForecastAccuracy;
@@ -40,6 +42,7 @@ export async function runFile(detector: Detector, file: NabFile, revealRange = f
   const n = values.length;
   const sweep = fileSweep(n, file.windows);
   const scores = new Float64Array(n);
+  let flags: Uint8Array | undefined;
   const forecasts = new Float64Array(n).fill(NaN);
   const accuracy = new StreamingForecastAccuracy(file.key, sweep.probation);
   const t0 = performance.now();
@@ -61,10 +64,11 @@ export async function runFile(detector: Detector, file: NabFile, revealRange = f
       });
     }
     scores[i] = s;
+    if (out.flag !== undefined) (flags ??= new Uint8Array(n))[i] = out.flag ? 1 : 0;
     if (i + 1 < n && out.forecast !== undefined && Number.isFinite(out.forecast)) forecasts[i + 1] = out.forecast;
   }
   const detectorMs = performance.now() - t0;
-  return { file, sweep, scores, forecasts, forecastAccuracy: accuracy.result(), detectorMs };
+  return { file, sweep, scores, flags, forecasts, forecastAccuracy: accuracy.result(), detectorMs };
 }
 
 /** A detector, or a factory of identically configured detectors (needed to stream several files at once). */

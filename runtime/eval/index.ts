@@ -5,12 +5,12 @@
  */
 export type { Detector, DetectorOutput, FileContext } from './detector';
 export { DETECTORS, type DetectorSpec, type DetectorSettings } from './detectors';
-export { ZScoreDetector, ZSCORE_DEFAULTS, type ZScoreOptions } from './zscore-detector';
 export { StoredScoresDetector } from './stored-scores-detector';
-export { ErrorCalibration, CALIBRATION_DEFAULTS, resolveCalibration, type CalibrationOptions } from './error-calibration';
-export { PersistenceDetector } from './persistence-detector';
+export { EngineDetector } from './engine-detector';
+export { controlModel, type ControlForecast } from './control-models';
+export { nabHalf, type NabHalf } from './nab-halves';
 export { runCorpus, runFile, type FileRun, type DetectorSource, type RunOptions } from './harness';
-export { evaluateNab, type ProfileOutcome, type FileOutcome } from './nab-evaluation';
+export { evaluateNab, evaluateFlags, type ProfileOutcome, type FileOutcome } from './nab-evaluation';
 export { normalizeScore, optimizeThreshold, poolRows, scoreAtThreshold, checkScores, type CorpusScore, type PooledRows, type ScoredFile } from './nab-scorer';
 export { fileSweep, probationaryPeriod, scaledSigmoid, type FileSweep, type RowWindow } from './sweep-values';
 export { NAB_PROFILES, PROFILE_NAMES, type CostProfile, type ProfileName } from './profiles';

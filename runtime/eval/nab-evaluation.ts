@@ -43,3 +43,16 @@ export function evaluateNab(runs: readonly FileRun[], profiles: readonly CostPro
     };
   });
 }
+
+/**
+ * The detector's own flag scored as it is: an alarm row is a detection, at
+ * no threshold of NAB's choosing. Undefined when the detector reports no flag.
+ */
+export function evaluateFlags(runs: readonly FileRun[], profiles: readonly CostProfile[]): ProfileOutcome[] | undefined {
+  if (runs.some((r) => r.flags === undefined)) return undefined;
+  return evaluateNab(
+    runs.map((r) => ({ ...r, scores: Float64Array.from(r.flags!) })),
+    profiles,
+    0.5,
+  );
+}

@@ -1,4 +1,5 @@
 import { EdgeLstmError, formatWithDetails, type ErrorDetails } from '../errors';
+import { parseTimestamp } from '../util/timestamp';
 
 const NAB_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
 
@@ -8,10 +9,8 @@ const NAB_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,
  * long, which the seasonal baseline relies on. Returns NaN if malformed.
  */
 export function parseNabTime(text: string): number {
-  const m = NAB_TIME.exec(text);
-  if (!m) return NaN;
-  const frac = m[7] !== undefined ? Number(m[7].padEnd(6, '0')) / 1000 : 0;
-  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) + frac;
+  // NAB's files hold this one format: anything else is a malformed file, even a timestamp parseTimestamp reads.
+  return NAB_TIME.test(text) ? parseTimestamp(text) : NaN;
 }
 
 /** An E_CSV error whose message names the file, line and column. */

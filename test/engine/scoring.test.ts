@@ -184,7 +184,7 @@ t.test('a failed inference call rejects its samples and changes no state', async
 t.test('options are validated once, by name', async (t) => {
   t.throws(() => resolveEngineOptions({ maxBatch: 0 }), /option maxBatch must be an integer from 1 to 65536, got 0/);
   t.throws(() => resolveEngineOptions({ threshold: 2 }), /option threshold/);
-  t.throws(() => resolveEngineOptions({ likelihood: { shortWindow: 0 } }), /likelihood.shortWindow/);
+  t.throws(() => resolveEngineOptions({ likelihood: { shortWindow: 0 } }), /scoring.shortWindow/);
   t.equal(resolveEngineOptions({ maxBatch: undefined }).maxBatch, 4096);
   const m = await model();
   const e = new Engine(m);

@@ -3,7 +3,8 @@ import { readWindowLabels } from '../../runtime/eval/labels';
 import { listNabFiles, loadNabFile, readProfiles, resolveNabPaths, selectFiles } from '../../runtime/eval/nab-corpus';
 import { runCorpus, runFile } from '../../runtime/eval/harness';
 import { evaluateNab } from '../../runtime/eval/nab-evaluation';
-import { ZScoreDetector } from '../../runtime/eval/zscore-detector';
+import { EngineDetector } from '../../runtime/eval/engine-detector';
+import { controlModel } from '../../runtime/eval/control-models';
 import type { Detector, DetectorOutput, FileContext } from '../../runtime/eval/detector';
 import { HAVE_NAB, NAB_DIR, NO_NAB, skipUnless } from './nab-dir';
 
@@ -50,18 +51,18 @@ t.test('harness on a 3-file subset', { skip: skipUnless(HAVE_NAB, NO_NAB) }, asy
   });
 
   await t.test('baseline detector end to end, and an async detector gives the same result', async (t) => {
-    const runs = await runCorpus(new ZScoreDetector(), keys, load);
+    const runs = await runCorpus(new EngineDetector('engine-zscore', controlModel('mean')), keys, load);
     const sync = evaluateNab(runs, readProfiles(paths.profilesFile));
     t.equal(sync.length, 3);
     const std = sync[0]!;
     t.equal(std.score.windows, 1 + 5 + 0, 'jumpsup 1, nyc_taxi 5, c6585a none');
     t.ok(Number.isFinite(std.score.normalized));
     t.ok((std.score.threshold > 0 && std.score.threshold <= 1) || std.score.threshold === Infinity, 'threshold is a score or none');
-    const inner = new ZScoreDetector();
+    const inner = new EngineDetector('engine-zscore', controlModel('mean'));
     const asyncDetector: Detector = {
       name: 'async',
       reset: async () => inner.reset(),
-      step: async (ts, v) => ({ ...inner.step(ts, v) }),
+      step: async (ts, v) => ({ ...(await inner.step(ts, v)) }),
     };
     const runsAsync = await runCorpus(asyncDetector, keys, load);
     t.same(evaluateNab(runsAsync, readProfiles(paths.profilesFile)).map((o) => o.score), sync.map((o) => o.score));
@@ -69,19 +70,19 @@ t.test('harness on a 3-file subset', { skip: skipUnless(HAVE_NAB, NO_NAB) }, asy
   });
 
   await t.test('concurrent lanes with a factory give the same runs, in key order; range only when asked', async (t) => {
-    const seq = await runCorpus(new ZScoreDetector(), keys, load);
+    const seq = await runCorpus(new EngineDetector('engine-zscore', controlModel('mean')), keys, load);
     let made = 0;
     let overlapped = false;
     const contexts: (FileContext | undefined)[] = [];
     const par = await runCorpus(
       () => {
-        const z = new ZScoreDetector();
+        const z = new EngineDetector('engine-zscore', controlModel('mean'));
         let inflight = false;
         const d: Detector = {
           name: 'lane',
           reset: (c) => {
             contexts.push(c);
-            z.reset();
+            return z.reset();
           },
           // Resolve on a later turn so lanes really interleave; a second step before the first resolved would be look-ahead.
           step: (ts, v) => {
@@ -89,8 +90,10 @@ t.test('harness on a 3-file subset', { skip: skipUnless(HAVE_NAB, NO_NAB) }, asy
             inflight = true;
             return new Promise((res) =>
               setImmediate(() => {
-                inflight = false;
-                res({ ...z.step(ts, v) });
+                void z.step(ts, v).then((o) => {
+                  inflight = false;
+                  res({ ...o });
+                });
               }),
             );
           },

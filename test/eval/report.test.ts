@@ -10,7 +10,8 @@ import { readWindowLabels } from '../../runtime/eval/labels';
 import { listNabFiles, loadNabFile, readProfiles, resolveNabPaths, selectFiles } from '../../runtime/eval/nab-corpus';
 import { evaluateNab } from '../../runtime/eval/nab-evaluation';
 import { renderReport } from '../../runtime/eval/report';
-import { ZScoreDetector } from '../../runtime/eval/zscore-detector';
+import { EngineDetector } from '../../runtime/eval/engine-detector';
+import { controlModel } from '../../runtime/eval/control-models';
 import { HAVE_NAB, NAB_DIR, NO_NAB, skipUnless } from './nab-dir';
 import { decodePng } from './png';
 
@@ -33,7 +34,7 @@ async function buildReport(): Promise<{ html: string; files: number; windows: nu
   const paths = resolveNabPaths(NAB_DIR);
   const labels = readWindowLabels(paths.labelsFile);
   const keys = selectFiles(listNabFiles(paths.dataDir), SUBSET);
-  const runs = await runCorpus(new ZScoreDetector(), keys, (k) => loadNabFile(paths, labels, k));
+  const runs = await runCorpus(new EngineDetector('engine-zscore', controlModel('mean')), keys, (k) => loadNabFile(paths, labels, k));
   const outcomes = evaluateNab(runs, readProfiles(paths.profilesFile));
   const html = renderReport({ detector: 'zscore-likelihood', dataDir: paths.dataDir, runs, outcomes, forecastGroups: groupForecastAccuracy(runs.map((r) => r.forecastAccuracy)), elapsedMs: 1 });
   return { html, files: runs.length, windows: runs.reduce((s, r) => s + r.file.windows.length, 0) };

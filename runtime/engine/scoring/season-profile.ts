@@ -1,0 +1,90 @@
+/**
+ * The time-of-day profile of a device: per hour of the (UTC) day, each
+ * feature's usual value and spread, learned outside episodes. A reading far
+ * from its hour's usual value (a daily peak that does not come, a night-time
+ * level at noon) is evidence even when the forecasters follow it step by
+ * step. Its error against the hour's mean, over the hour's mean absolute
+ * deviation, is scored like the forecasts' errors: a short-term average
+ * against its long-term distribution, in nines.
+ *
+ * Lives in the device's aux row beside the detector's other statistics: a
+ * device block (per hour: readings learned, the last day learned, the days
+ * seen; shared by the features, which arrive together) and a block per
+ * feature. Nothing is allocated per reading.
+ */
+import { distributionNines, foldDistribution } from './running-distribution';
+import type { ScoringOptions } from './scoring-options';
+
+/** Bins of the day: an hour each. */
+export const SEASON_BINS = 24;
+const DAY_MS = 86_400_000;
+
+// Device block.
+const COUNT = 0;
+const DAY = COUNT + SEASON_BINS;
+const DAYS = DAY + SEASON_BINS;
+export const SEASON_DEVICE_WIDTH = DAYS + SEASON_BINS;
+
+// Feature block.
+const SHORT = 0;
+const LONG_MEAN = 1;
+const LONG_VAR = 2;
+const N = 3;
+const MEAN = 4;
+const DEV = MEAN + SEASON_BINS;
+export const SEASON_FEATURE_WIDTH = DEV + SEASON_BINS;
+
+/** The hour of the (UTC) day a reading at `ts` falls in. */
+export function seasonBin(ts: number): number {
+  const t = ts % DAY_MS;
+  return Math.min(SEASON_BINS - 1, Math.floor(((t < 0 ? t + DAY_MS : t) / DAY_MS) * SEASON_BINS));
+}
+
+/** Days the hour `b` has been seen in (device block at `d`). */
+export function seasonDays(a: Float64Array, d: number, b: number): number {
+  return a[d + DAYS + b]!;
+}
+
+/** What one reading of one feature gave against the profile; one instance is reused. */
+export class SeasonEvidence {
+  /** Scaled error against the hour's mean (0 while the hour is not yet in use). */
+  z = 0;
+  /** Evidence in nines; NaN while the hour or the distribution is not yet in use. */
+  nines = NaN;
+}
+
+/** Scores value `v` of the feature block at `f` against hour `b` (in use once seen on `seasonDays` days). */
+export function seasonEvidence(o: ScoringOptions, a: Float64Array, f: number, v: number, b: number, days: number, out: SeasonEvidence): void {
+  const ready = days >= o.seasonDays;
+  const z = ready ? Math.min(Math.abs(v - a[f + MEAN + b]!) / (a[f + DEV + b]! + 1e-12), o.zCap) : 0;
+  const n = a[f + N]!;
+  const short = a[f + SHORT]! + (z - a[f + SHORT]!) / Math.min(n + 1, o.shortWindow);
+  a[f + SHORT] = short;
+  out.z = z;
+  out.nines = ready && n >= 1 ? distributionNines(a, f + LONG_MEAN, f + LONG_VAR, short, o.minStd) : NaN;
+}
+
+/** Counts a normal reading into its hour (device block at `d`; the day into the hour's days); returns the hour's readings. */
+export function learnSeasonBin(a: Float64Array, d: number, b: number, ts: number): number {
+  const day = Math.floor(ts / DAY_MS);
+  if (a[d + COUNT + b] === 0 || a[d + DAY + b] !== day) {
+    a[d + DAY + b] = day;
+    a[d + DAYS + b] = a[d + DAYS + b]! + 1;
+  }
+  const c = a[d + COUNT + b]! + 1;
+  a[d + COUNT + b] = c;
+  return c;
+}
+
+/** Folds a feature's normal reading into its hour's mean and deviation, and the profile's error into its distribution. */
+export function learnSeason(o: ScoringOptions, a: Float64Array, f: number, v: number, b: number, readings: number, days: number): void {
+  if (days > o.seasonDays) {
+    // The profile's error is learned once the hour is in use.
+    const n = a[f + N]! + 1;
+    foldDistribution(a, f + LONG_MEAN, f + LONG_VAR, a[f + SHORT]!, 1 / Math.min(n, o.longWindow));
+    a[f + N] = n;
+  }
+  const k = 1 / Math.min(readings, o.seasonWindow);
+  a[f + MEAN + b] = a[f + MEAN + b]! + k * (v - a[f + MEAN + b]!);
+  a[f + DEV + b] = a[f + DEV + b]! + k * (Math.abs(v - a[f + MEAN + b]!) - a[f + DEV + b]!);
+}
