@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_PAYLOAD' // an MQTT payload cannot be decoded
   | 'E_TOPIC' // an MQTT topic does not match the template
   | 'E_OVERLOAD' // a reading was dropped by the drop policy
+  | 'E_SPARKPLUG' // a Sparkplug B message breaks its session rules (no birth certificate, unknown alias)
   | 'E_SIGNATURE'; // a model is unsigned, or its ed25519 signature does not verify
 
 export interface ErrorDetails {

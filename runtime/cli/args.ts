@@ -9,6 +9,8 @@ export interface OptionSpec {
   /** For numbers: the allowed range. */
   min?: number;
   max?: number;
+  /** For numbers: `min` itself is excluded. */
+  above?: boolean;
   integer?: boolean;
   /** For strings: the allowed values. */
   choices?: readonly string[];
@@ -125,8 +127,8 @@ function coerce(name: string, spec: OptionSpec, v: unknown, where: string): unkn
   switch (spec.type) {
     case 'number': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-      const range = `${spec.integer ? 'an integer' : 'a number'}${spec.min !== undefined ? ` >= ${spec.min}` : ''}${spec.max !== undefined ? ` <= ${spec.max}` : ''}`;
-      if (!Number.isFinite(n) || (spec.integer && !Number.isInteger(n)) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+      const range = `${spec.integer ? 'an integer' : 'a number'}${spec.min !== undefined ? ` ${spec.above === true ? '>' : '>='} ${spec.min}` : ''}${spec.max !== undefined ? ` <= ${spec.max}` : ''}`;
+      if (!Number.isFinite(n) || (spec.integer && !Number.isInteger(n)) || (spec.min !== undefined && (spec.above === true ? n <= spec.min : n < spec.min)) || (spec.max !== undefined && n > spec.max)) {
         throw configError(name, range, v, where);
       }
       return n;

@@ -1,34 +1,45 @@
 import { readFileSync } from 'node:fs';
 import { EdgeLstmError, ModelError } from '../errors';
 import { formatHelp, parseArgs, type OptionSpecs, type OptionValues } from './args';
-import { reportError } from './main';
+import { reportError } from './report-error';
 
 export interface CommandSpec<S extends OptionSpecs> {
   /** The usage line, e.g. `edgelstm quantize IN.onnx OUT.onnx`. */
   usage: string;
   options: S;
-  /** Names of the positional arguments the command requires, in order (e.g. ['IN.onnx', 'OUT.onnx']). */
+  /**
+   * Names of the positional arguments the command requires, in order (e.g.
+   * ['IN.onnx', 'OUT.onnx']). A last name ending in `...` takes one or more.
+   */
   positionals?: readonly string[];
+  /** Printed after the options in `--help`. */
+  epilog?: string;
+}
+
+/** E_CONFIG unless `found` fits `want` (a last name ending in `...` takes one or more). */
+function checkPositionals(want: readonly string[], found: readonly string[], usage: string): void {
+  const variadic = want.length > 0 && want[want.length - 1]!.endsWith('...');
+  const ok = variadic ? found.length >= want.length : found.length === want.length;
+  if (ok) return;
+  const n = `${found.length} argument${found.length === 1 ? '' : 's'}`;
+  throw new EdgeLstmError('E_CONFIG', `expected ${want.length === 0 ? 'no arguments' : want.join(' and ')}, found ${n} (usage: ${usage})`, { field: want.join(' '), expected: want.join(' '), found: n });
 }
 
 /**
  * The shape every command shares: parse and validate the options (and a
  * config file), print help, check the positional arguments, run, and report
- * an error the way every command does. Returns the command's `main`.
+ * an error the way every command does. Returns the command's `main`, which
+ * never throws: 0 done, 1 failed, 2 bad usage (E_CONFIG), or what `run` returns.
  */
 export function defineCommand<S extends OptionSpecs>(spec: CommandSpec<S>, run: (options: OptionValues<S>, positionals: string[]) => Promise<number | void>): (argv: string[]) => Promise<number> {
   return async (argv) => {
     try {
       const { values, positionals, help } = parseArgs(argv, spec.options);
       if (help) {
-        process.stdout.write(`${formatHelp(spec.usage, spec.options)}\n`);
+        process.stdout.write(`${formatHelp(spec.usage, spec.options)}${spec.epilog !== undefined ? `\n\n${spec.epilog}` : ''}\n`);
         return 0;
       }
-      const want = spec.positionals ?? [];
-      if (positionals.length !== want.length) {
-        const found = `${positionals.length} argument${positionals.length === 1 ? '' : 's'}`;
-        throw new EdgeLstmError('E_CONFIG', `expected ${want.length === 0 ? 'no arguments' : want.join(' and ')}, found ${found} (usage: ${spec.usage})`, { field: want.join(' '), expected: want.join(' '), found });
-      }
+      checkPositionals(spec.positionals ?? [], positionals, spec.usage);
       return (await run(values, positionals)) ?? 0;
     } catch (e) {
       return reportError(e);

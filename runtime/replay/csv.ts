@@ -32,19 +32,6 @@ export function csvField(v: string | number | boolean | null): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-const ISO = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?$/;
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** Epoch ms from epoch milliseconds or ISO 8601; a time without a zone is UTC (as NAB's files mean it). NaN when neither. */
-export function parseTimestamp(s: string): number {
-  const t = s.trim();
-  if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
-  const m = ISO.exec(t);
-  if (m) return Date.parse(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`);
-  if (DATE_ONLY.test(t)) return Date.parse(`${t}T00:00:00Z`);
-  return NaN;
-}
-
 export interface CsvRow {
   line: number;
   cells: string[];

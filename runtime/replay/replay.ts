@@ -1,7 +1,8 @@
 import { EdgeLstmError, formatWithDetails } from '../errors';
 import type { Engine } from '../engine/engine';
 import type { Result } from '../engine/sample';
-import { parseTimestamp, readCsv } from './csv';
+import { readCsv } from './csv';
+import { parseTimestamp } from '../util/timestamp';
 
 export interface ReplayOptions {
   /** Device id for files without a `device` column. Default: the file name. */
@@ -35,7 +36,7 @@ export interface ReplaySummary {
  * batches concurrent devices.
  */
 export async function replayCsv(engine: Engine, file: string, onRecord: (r: ReplayRecord) => void | Promise<void>, opts: ReplayOptions = {}): Promise<ReplaySummary> {
-  const features = engine.model.metadata.features;
+  const features = engine.shape.features;
   const inFlightLimit = Math.max(64, engine.options.maxBatch * 2);
   const queue: { line: number; p: Promise<ReplayRecord> }[] = [];
   const summary: ReplaySummary = { rows: 0, results: 0, invalid: 0, anomalies: 0, devices: 0 };

@@ -1,7 +1,9 @@
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { Store, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config';
 import { PacketBatch } from './packet-batch';
+import { PublishReader, type ByteSource, type PacketSink } from './publish-reader';
+import { within } from '../util/deadline';
 
 /** Takes a received PUBLISH; `admitted` lets the client read the next packet from its socket. */
 export type MessageHandler = (packet: IPublishPacket, admitted: () => void) => void;
@@ -20,8 +22,10 @@ interface ClientInternals {
   _storeProcessing: boolean;
   _storeProcessingQueue: unknown[];
   outgoing: Record<number, { volatile: boolean; cmd: string; cb: (err?: Error) => void }>;
-  outgoingStore: { put(packet: object, cb?: () => void): unknown };
-  messageIdProvider: { allocate(): number | null };
+  outgoingStore: { put(packet: object, cb?: () => void): unknown; del(packet: { messageId: number }, cb: (err: Error | null) => void): unknown };
+  messageIdProvider: { allocate(): number | null; deallocate(id: number): void };
+  _invokeStoreProcessingQueue(): boolean;
+  streamBuilder: (client: MqttClient) => NodeJS.ReadWriteStream;
 }
 
 /** Called once a result is with the broker (QoS 1: its PUBACK came) or written to the socket (QoS 0). */
@@ -31,11 +35,12 @@ const noop = (): void => undefined;
 /** A batch larger than this is written at once rather than at the end of the event-loop turn. */
 const FLUSH_BYTES = 1 << 20;
 
-interface Hold {
-  /** The PUBACK mqtt.js wanted to send, kept until the reading's result is out. */
-  send: (() => void) | undefined;
-  finished: boolean;
-}
+/** A held PUBACK: neither asked for (by mqtt.js) nor finished (by the reading) yet. */
+const WAITING = 0;
+/** Asked for: mqtt.js wanted to send it, or the packet came through the PublishReader. */
+const ASKED = 1;
+/** The reading is done before mqtt.js asked. */
+const FINISHED = 2;
 
 /**
  * The MQTT client: a persistent session, reconnect with exponential backoff
@@ -52,7 +57,8 @@ export class BrokerConnection {
   readonly client: MqttClient;
   readonly #cfg: ServiceConfig;
   readonly #log: Logger;
-  readonly #holds = new Map<number, Hold>();
+  /** QoS 1 readings whose PUBACK waits: message id -> WAITING, ASKED or FINISHED. */
+  readonly #holds = new Map<number, number>();
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
@@ -61,6 +67,8 @@ export class BrokerConnection {
   /** QoS 0 results of the batch: done once the batch is written. */
   #written: PublishDone[] = [];
   #flushScheduled = false;
+  /** Readings taken from the socket, results published and their PUBACKs received: progress that tells a late PINGRESP from a dead broker. */
+  #received = 0;
   /** Bumped on every disconnect: holds of an earlier connection must never be acked on a later one. */
   generation = 0;
   onConnect: (() => void) | undefined;
@@ -69,6 +77,11 @@ export class BrokerConnection {
   onRefused: ((err: Error) => void) | undefined;
 
   constructor(cfg: ServiceConfig, url: string, log: Logger, handler: MessageHandler) {
+    const handle = handler;
+    handler = (packet, admitted) => {
+      this.#received++;
+      handle(packet, admitted);
+    };
     this.#cfg = cfg;
     this.#log = log;
     const opts: IClientOptions = {
@@ -94,10 +107,12 @@ export class BrokerConnection {
     this.#internals = this.client as unknown as ClientInternals;
     this.#batch = new PacketBatch(cfg.protocolVersion);
     this.#interceptAcks();
+    this.#keepaliveByProgress();
     this.client.handleMessage = (packet, callback) => {
-      if (packet.qos === 1 && packet.messageId !== undefined) this.#holds.set(packet.messageId, { send: undefined, finished: false });
+      if (packet.qos === 1 && packet.messageId !== undefined) this.#holds.set(packet.messageId, WAITING);
       handler(packet, () => callback());
     };
+    this.#readPublishes(handler);
     this.client.on('connect', (connack) => {
       this.#attempt = 0;
       log.info({ sessionPresent: connack.sessionPresent }, 'connected to broker');
@@ -126,11 +141,72 @@ export class BrokerConnection {
   finish(messageId: number | undefined, generation: number): void {
     if (messageId === undefined || generation !== this.generation) return;
     const h = this.#holds.get(messageId);
-    if (!h) return;
-    if (h.send) {
+    if (h === ASKED) {
       this.#holds.delete(messageId);
-      h.send();
-    } else h.finished = true;
+      // Batched with the results: a batch's PUBACKs reach the socket in one write.
+      this.#batch.puback(messageId);
+      this.#scheduleFlush();
+    } else if (h === WAITING) this.#holds.set(messageId, FINISHED);
+  }
+
+  /**
+   * PUBLISH and PUBACK packets are decoded by a PublishReader placed between
+   * the socket and mqtt.js's parser (mqtt.js pipes its stream into its parser
+   * on every connect); all other packets still reach mqtt.js, in order.
+   */
+  #readPublishes(handler: MessageHandler): void {
+    const c = this.#internals;
+    const build = c.streamBuilder;
+    const client = this.client;
+    c.streamBuilder = (cl) => {
+      const stream = build(cl);
+      const sink = {
+        ready: (): boolean => c.connected && !c.disconnecting,
+        publish: (packet: IPublishPacket, admitted: () => void): void => {
+          if (packet.qos === 1) this.#holds.set(packet.messageId!, ASKED);
+          if (client.listenerCount('message') > 0) client.emit('message', packet.topic, packet.payload as Buffer, packet);
+          handler(packet, admitted);
+        },
+        puback: (messageId: number): boolean => this.#acked(messageId),
+      };
+      // mqtt.js 5 calls stream.pipe(its parsing stream) once per connection (pinned in package.json).
+      (stream as { pipe: unknown }).pipe = (dest: PacketSink) => {
+        new PublishReader(stream as unknown as ByteSource, dest, sink, this.#cfg.protocolVersion);
+        return dest;
+      };
+      return stream;
+    };
+  }
+
+  /** The broker's PUBACK of a result: what mqtt.js's handleAck does for a publish (false: not one, mqtt.js handles it). */
+  #acked(messageId: number): boolean {
+    const c = this.#internals;
+    const pending = c.outgoing[messageId];
+    if (pending === undefined || pending.cmd !== 'publish') return false;
+    this.#received++; // the broker is alive and this socket is being read: progress for the keepalive deferral
+    delete c.outgoing[messageId];
+    const store = c.outgoingStore;
+    if ((store as { constructor: unknown }).constructor === Store) {
+      // mqtt.js's memory store answers del synchronously: no key object or closure per acknowledgement.
+      this.#delKey.messageId = messageId;
+      this.#delErr = undefined;
+      store.del(this.#delKey, this.#onDel);
+      this.#afterAck(pending.cb, messageId, this.#delErr);
+    } else store.del({ messageId }, (err: Error | null) => this.#afterAck(pending.cb, messageId, err ?? undefined));
+    return true;
+  }
+
+  readonly #delKey = { messageId: 0 };
+  #delErr: Error | undefined;
+  readonly #onDel = (err: Error | null): void => {
+    this.#delErr = err ?? undefined;
+  };
+
+  #afterAck(cb: (err?: Error) => void, messageId: number, err: Error | undefined): void {
+    const c = this.#internals;
+    cb(err);
+    c.messageIdProvider.deallocate(messageId);
+    c._invokeStoreProcessingQueue();
   }
 
   /**
@@ -141,6 +217,7 @@ export class BrokerConnection {
    * the end of the event-loop turn. Anything else goes through mqtt.js.
    */
   publish(topic: string, payload: string, qos: 0 | 1 | 2, done: PublishDone = noop): void {
+    this.#received++;
     const c = this.#internals;
     if (qos === 2 || !c.connected || c.disconnecting || c._storeProcessing || c._storeProcessingQueue.length > 0) {
       this.#flush(); // what is batched goes first
@@ -182,12 +259,26 @@ export class BrokerConnection {
     const written = this.#written;
     this.#written = [];
     const c = this.#internals;
-    const call = (): void => {
+    const batch = this.#batch;
+    if (!c.connected || c.stream.destroyed) {
       for (const w of written) w();
-    };
-    if (!c.connected || c.stream.destroyed) call();
-    else if (written.length > 0) c.stream.write(buf, call);
-    else c.stream.write(buf);
+      return;
+    }
+    // Once written, the buffer encodes a later batch (no allocation per batch).
+    c.stream.write(buf, (err?: Error | null) => {
+      if (!err) batch.recycle(buf);
+      for (const w of written) w();
+    });
+  }
+
+  /** Payloads published on topics starting with `prefix` and not yet acknowledged by the broker (mqtt.js's outgoing store). */
+  async unacked(prefix: string): Promise<string[]> {
+    const out = new Set<string>();
+    for await (const p of this.client.outgoingStore.createStream() as AsyncIterable<{ cmd?: string; topic?: string; payload?: Buffer | string }>) {
+      if (p.cmd !== 'publish' || p.topic === undefined || p.payload === undefined || !p.topic.startsWith(prefix)) continue;
+      out.add(typeof p.payload === 'string' ? p.payload : p.payload.toString('utf8'));
+    }
+    return [...out];
   }
 
   /** Holds waiting for their reading: an upper bound on unacknowledged readings. */
@@ -195,11 +286,16 @@ export class BrokerConnection {
     return this.#holds.size;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Disconnects: a clean DISCONNECT when the broker is there, at most `timeoutMs`; then (or at once while the
+   * broker is down) a forced close, so a shutdown never waits for a broker that does not answer.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
     this.#flush();
     this.#closing = true;
     if (this.#timer) clearTimeout(this.#timer);
-    await this.client.endAsync();
+    if (this.client.connected && (await within(this.client.endAsync(), timeoutMs))) return;
+    await within(this.client.endAsync(true), timeoutMs);
   }
 
   #scheduleReconnect(): void {
@@ -217,22 +313,46 @@ export class BrokerConnection {
     }, delay);
   }
 
+  /**
+   * mqtt.js closes the connection when no PINGRESP is read within half a keepalive of its PINGREQ. Under a
+   * flood the PINGRESP queues behind every reading the broker sent first (up to the receive maximum: 28,272
+   * of them in a 200k fuzz run), which this client reads only as fast as it steps them: a starved CPU took
+   * over 45 s, the connection was closed, and the broker redelivered all it held. A timeout is therefore
+   * deferred while the client makes progress since the PINGREQ went out: readings taken from the socket,
+   * or, while its queue is full and it reads nothing, results published for the readings it holds (a 500k
+   * run timed out at the end of the flood, blocked on one reading with nothing more to take), or PUBACKs of
+   * results received (after a 1M flood the broker acknowledged results at ~100/s while its PINGRESP lagged
+   * behind; the client, waiting for those acknowledgements, published nothing). With none of these the
+   * connection closes as before: a dead broker is noticed at most a queue's drain later.
+   */
+  #keepaliveByProgress(): void {
+    const c = this.client as unknown as { onKeepaliveTimeout(): void; sendPing(): void; keepaliveManager: { reschedule(): void } | null };
+    const timeout = c.onKeepaliveTimeout.bind(this.client);
+    const ping = c.sendPing.bind(this.client);
+    let seen = this.#received;
+    c.sendPing = () => {
+      seen = this.#received;
+      ping();
+    };
+    c.onKeepaliveTimeout = () => {
+      if (this.#received !== seen && c.keepaliveManager) {
+        this.#log.info({ progress: this.#received - seen }, 'PINGRESP late while readings, results or acknowledgements move; keepalive deferred');
+        c.keepaliveManager.reschedule(); // another PINGREQ after a keepalive
+        return;
+      }
+      timeout();
+    };
+  }
+
   #interceptAcks(): void {
     const c = this.client as unknown as { _sendPacket: SendPacket };
     const original = c._sendPacket.bind(this.client);
     c._sendPacket = (packet, cb, cbStorePut, noStore) => {
       if (packet.cmd === 'puback' && packet.messageId !== undefined) {
         const h = this.#holds.get(packet.messageId);
-        if (h && !h.finished) {
-          const id = packet.messageId;
-          const generation = this.generation;
-          // Batched with the results: a batch's PUBACKs reach the socket in one write.
-          h.send = () => {
-            if (generation !== this.generation) return;
-            this.#batch.puback(id);
-            this.#scheduleFlush();
-          };
-          cb?.(); // lets mqtt.js read on; the PUBACK itself waits
+        if (h === WAITING) {
+          this.#holds.set(packet.messageId, ASKED);
+          cb?.(); // lets mqtt.js read on; the PUBACK itself waits (finish sends it)
           return;
         }
         this.#holds.delete(packet.messageId);

@@ -1,3 +1,8 @@
+/** Devices counted one by one by the drop policy; the rest share one count. */
+export const DROP_KEYS_MAX = 10_000;
+/** The key of drops of devices beyond DROP_KEYS_MAX (not a valid device id: empty names are refused). */
+export const OTHER_DEVICES = '';
+
 /**
  * Readings admitted and not yet finished (stepped and their result handed to
  * the broker). Bounded: when full, `admit` says no and the caller either
@@ -48,8 +53,12 @@ export class IngestQueue {
     else this.#waiters.push(fn);
   }
 
+  /** Counts a dropped reading; per device for the first DROP_KEYS_MAX devices, the others under OTHER_DEVICES (bounded memory). */
   recordDrop(device: string): void {
     this.dropped++;
-    this.dropsByDevice.set(device, (this.dropsByDevice.get(device) ?? 0) + 1);
+    const n = this.dropsByDevice.get(device);
+    if (n !== undefined) this.dropsByDevice.set(device, n + 1);
+    else if (this.dropsByDevice.size < DROP_KEYS_MAX) this.dropsByDevice.set(device, 1);
+    else this.dropsByDevice.set(OTHER_DEVICES, (this.dropsByDevice.get(OTHER_DEVICES) ?? 0) + 1);
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, write, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fdatasync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, write } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-write';
 import { EdgeLstmError } from '../errors';
 
 /**
@@ -27,6 +27,8 @@ const MAGIC = Buffer.from('EDGELSTM-JOURNAL 1\n', 'latin1');
 const HASH_BYTES = 8;
 const KIND_HEADER = 0x48; // 'H'
 const KIND_RECORDS = 0x52; // 'R'
+/** Results not yet confirmed by the broker, written just before a snapshot (see `noteUnacked`). */
+const KIND_UNACKED = 0x55; // 'U'
 
 export interface JournalHeader {
   /** The state snapshot these records extend: its SHA-256 trailer in hex, or 'empty' (no state). */
@@ -53,6 +55,17 @@ export interface JournalContents {
   validBytes: number;
   /** Set when a tail was dropped: what and why. */
   torn: string | undefined;
+  /**
+   * Set when a block in the middle does not match its checksum (complete blocks follow it): damage on disk,
+   * not a crash mid-write. Names the block, its byte offset and what follows. `torn` is set too.
+   */
+  damaged: string | undefined;
+  /**
+   * Results not confirmed by the broker when a snapshot was about to be taken (`noteUnacked`). When the
+   * process died between that snapshot and the journal's rotation, this journal extends an older snapshot
+   * and is not replayed, but these still answer the redeliveries of readings the new snapshot holds.
+   */
+  unacked: string[];
 }
 
 function frame(kind: number, payload: Buffer, payloadLength = payload.length): Buffer {
@@ -62,21 +75,6 @@ function frame(kind: number, payload: Buffer, payloadLength = payload.length): B
   payload.copy(out, 5, 0, payloadLength);
   createHash('sha256').update(out.subarray(4, 5 + payloadLength)).digest().copy(out, 5 + payloadLength, 0, HASH_BYTES);
   return out;
-}
-
-/** The identity of a state file for `JournalHeader.base`: its SHA-256 trailer, or 'empty' when there is none. */
-export function snapshotDigest(stateFile: string): string {
-  if (!existsSync(stateFile)) return 'empty';
-  const fd = openSync(stateFile, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (size < 32) return 'empty';
-    const tail = Buffer.alloc(32);
-    readSync(fd, tail, 0, 32, size - 32);
-    return tail.toString('hex');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Reads a journal; E_SNAPSHOT when the file is not a journal or its header is unreadable. */
@@ -89,7 +87,10 @@ export function readJournal(path: string): JournalContents {
   let off = MAGIC.length;
   let header: JournalHeader | undefined;
   const records: JournalRecord[] = [];
+  const unacked: string[] = [];
   let torn: string | undefined;
+  let damaged: string | undefined;
+  let blocks = 0;
   while (off < buf.length) {
     if (off + 4 > buf.length) {
       torn = `${buf.length - off} bytes of an incomplete block length at byte ${off}`;
@@ -105,8 +106,11 @@ export function readJournal(path: string): JournalContents {
     const want = createHash('sha256').update(body).digest().subarray(0, HASH_BYTES);
     if (!want.equals(buf.subarray(off + 4 + len, end))) {
       torn = `a block at byte ${off} does not match its checksum`;
+      // The last block of the file is a write cut short; one with bytes after it is damage.
+      if (end < buf.length) damaged = `block ${blocks} (${len} bytes at byte ${off}) does not match its checksum; ${buf.length - end} bytes follow it`;
       break;
     }
+    blocks++;
     if (header === undefined) {
       if (body[0] !== KIND_HEADER) fail('first block is not a header');
       try {
@@ -115,7 +119,13 @@ export function readJournal(path: string): JournalContents {
         fail('unreadable header');
       }
     } else if (body[0] === KIND_RECORDS) decodeRecords(body, records);
-    else {
+    else if (body[0] === KIND_UNACKED) {
+      try {
+        for (const p of JSON.parse(body.subarray(1).toString('utf8')) as unknown[]) if (typeof p === 'string') unacked.push(p);
+      } catch {
+        // Checksummed, so written by us: unreadable only from another version; the records stay usable.
+      }
+    } else {
       torn = `a block of unknown kind ${body[0]} at byte ${off}`;
       break;
     }
@@ -123,7 +133,7 @@ export function readJournal(path: string): JournalContents {
   }
   if (header === undefined) return fail(torn ? `header block: ${torn}` : 'no header');
   if (torn) torn = `${torn}; ${buf.length - off} bytes dropped`;
-  return { header, records, validBytes: off, torn };
+  return { header, records, validBytes: off, torn, damaged, unacked };
 }
 
 function decodeRecords(body: Buffer, out: JournalRecord[]): void {
@@ -142,30 +152,9 @@ function decodeRecords(body: Buffer, out: JournalRecord[]): void {
   }
 }
 
-function fsyncDir(path: string): void {
-  try {
-    const fd = openSync(dirname(path), 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
-}
-
 /** Writes a fresh journal holding only `header`, atomically (temporary file, fsync, rename); returns its size. */
 function writeFresh(path: string, header: JournalHeader): number {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const bytes = Buffer.concat([MAGIC, frame(KIND_HEADER, Buffer.from(JSON.stringify(header), 'utf8'))]);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(path);
-  return bytes.length;
+  return writeFileAtomic(path, Buffer.concat([MAGIC, frame(KIND_HEADER, Buffer.from(JSON.stringify(header), 'utf8'))]), { mode: 0o600 });
 }
 
 interface Waiter {
@@ -194,6 +183,9 @@ export class Journal {
   syncs = 0;
   bytes = 0;
   onError: ((e: Error) => void) | undefined;
+  /** Called once when the file is found deleted under the open journal (its readings would not survive a crash). */
+  onDeleted: (() => void) | undefined;
+  #deletedSaid = false;
 
   private constructor(path: string, fd: number, size: number) {
     this.path = path;
@@ -269,6 +261,33 @@ export class Journal {
   }
 
   /**
+   * Writes (and fdatasyncs) the results the broker has not confirmed, after every reading appended so far.
+   * Called just before a snapshot: a crash after the snapshot but before `rotate` leaves this journal
+   * extending an older snapshot, not replayed, and these results are then the only answer left for the
+   * redeliveries of readings the new snapshot already holds.
+   */
+  async noteUnacked(payloads: readonly string[]): Promise<void> {
+    await this.sync();
+    if (this.#len > 0) throw new EdgeLstmError('E_SNAPSHOT', 'journal: results noted with readings not yet written', { file: this.path });
+    const block = frame(KIND_UNACKED, Buffer.from(JSON.stringify(payloads), 'utf8'));
+    await new Promise<void>((resolve, reject) => {
+      write(this.#fd, block, 0, block.length, null, (err) => {
+        if (err) return reject(err);
+        fdatasync(this.#fd, (err2) => (err2 ? reject(err2) : resolve()));
+      });
+    }).catch((e: unknown) => {
+      try {
+        ftruncateSync(this.#fd, this.#size);
+      } catch {
+        // Reported below.
+      }
+      throw new EdgeLstmError('E_SNAPSHOT', `${this.path}: journal write failed: ${(e as Error).message}`, { file: this.path });
+    });
+    this.#size += block.length;
+    this.bytes += block.length;
+  }
+
+  /**
    * After a state snapshot `header.base` that holds every reading appended
    * so far: starts an empty journal extending it. Call between batches, with
    * nothing admitted meanwhile, after `sync()`.
@@ -279,6 +298,7 @@ export class Journal {
     closeSync(this.#fd);
     this.#size = writeFresh(this.path, header);
     this.#fd = openSync(this.path, 'a');
+    this.#deletedSaid = false;
   }
 
   async close(): Promise<void> {
@@ -331,6 +351,11 @@ export class Journal {
           this.bytes += block.length;
           this.#durable = upTo;
           this.#syncing = undefined;
+          // A journal deleted under the running service (an over-eager clean-up) is written to nowhere: say so once.
+          if (!this.#deletedSaid && fstatSync(fd).nlink === 0) {
+            this.#deletedSaid = true;
+            this.onDeleted?.();
+          }
           this.#release();
           resolve();
           if (this.#len > 0) void this.#flush();

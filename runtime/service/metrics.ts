@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type LabelValues } from 'prom-client';
 
@@ -78,6 +78,26 @@ export class ServiceMetrics {
     // Includes nodejs_eventloop_lag_* (event-loop delay) and resident memory.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
+
+  /** Journal blocks written and fdatasync'd, and their bytes, read at scrape time from the journal `journal()` returns. */
+  watchJournal(journal: () => { syncs: number; bytes: number } | undefined): void {
+    const registers = [this.registry];
+    for (const [name, help, key] of [
+      ['edgelstm_journal_syncs_total', 'journal blocks written and fdatasync\'d (each before the PUBACKs of its readings)', 'syncs'],
+      ['edgelstm_journal_bytes_total', 'bytes written to the journal', 'bytes'],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const j = journal();
+          this.reset();
+          if (j) this.inc(j[key]);
+        },
+      });
+    }
+  }
 }
 
 /** Health as /health reports it: 200 when connected with a model, 503 otherwise. */
@@ -86,9 +106,13 @@ export interface HealthReport {
   [key: string]: unknown;
 }
 
-/** Serves /metrics and /health. Listens on `port` (0: any free port; the bound port is returned). */
-export async function startMetricsServer(metrics: ServiceMetrics, health: () => HealthReport, host: string, port: number): Promise<{ server: Server; port: number }> {
+/**
+ * Serves /metrics and /health, and whatever `routes` takes (the live view: it returns true for a request it
+ * served). Listens on `port` (0: any free port; the bound port is returned).
+ */
+export async function startMetricsServer(metrics: ServiceMetrics, health: () => HealthReport, host: string, port: number, routes?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
+    if (routes?.(req, res)) return;
     if (req.url === '/metrics') {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),

@@ -1,40 +1,37 @@
-import { createHash } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { parseEd25519Key, verifyModelSignature } from '../model/signature';
+import { acquireModel, AcquireError, parseModelRequest, publicReason, type AcquirePolicy, type ModelRequest } from '../acquire';
+import { modelSha256 } from '../model/signature';
 
 /**
  * The device side of `edgelstm deploy` over MQTT. The deployer publishes a
  * retained QoS 1 request on `edgelstm/<name>/control/model`; the agent
- * downloads the bytes, checks the SHA-256 (and the ed25519 signature when a
- * public key is configured), hands them to `apply`, and publishes a retained
- * status on `edgelstm/<name>/status/model`. The device keeps running its
- * current model whenever anything fails.
+ * gets the bytes through the acquisition module (signature over the
+ * SHA-256 first, then a capped download), hands them to `apply`, and
+ * publishes a retained status on `edgelstm/<name>/status/model`. The device
+ * keeps running its current model whenever anything fails. The status never
+ * repeats the request, the URL or the hash of what was downloaded: only the
+ * model running, the sha256 that was asked for, and a fixed reason.
  */
 
-/** The retained request the deployer publishes. */
-export interface ModelUpdateRequest {
-  /** Where to fetch the bytes; may be absent when the device already holds them (a rollback). */
-  url?: string;
-  /** Hex SHA-256 the bytes must have. */
-  sha256: string;
-  version?: string;
-  /** Base64 ed25519 signature over the model bytes. */
-  signature?: string;
-  /** Echoed in the status so the deployer can tell its own answer from an older retained one. */
-  deployId?: string;
-}
+/** The retained request the deployer publishes: a sha256, and a url unless the device holds the model. */
+export type ModelUpdateRequest = ModelRequest & { sha256: string };
 
 /** The retained status the agent publishes. */
 export interface ModelUpdateStatus {
   state: 'ok' | 'error';
   /** SHA-256 of the model the device runs now (after an error: still the old one). */
   sha256: string;
-  /** `name@version` of the model it runs now. */
+  /** `name@version` of the model it runs now, with its SHA-256 prefix (`name@version#0123456789ab`). */
   model: string;
   /** The SHA-256 that was requested, when this status answers a request. */
   requested?: string;
   deployId?: string;
+  /** Error code (E_SIGNATURE, E_PAYLOAD, E_MODEL). */
+  code?: string;
+  /** One of a fixed set of reasons (see RefusalReason). */
   error?: string;
+  /** When the model was fetched and verified but does not load or fit: why, at most 200 characters. */
+  detail?: string;
   ts: number;
 }
 
@@ -50,17 +47,15 @@ export interface ModelUpdateAgentOptions {
   name: string;
   /** What the device runs at start; published as the first status. */
   current: { bytes: Uint8Array; model: string };
-  /** PEM ed25519 public key; when set, unsigned or badly signed models are refused. */
-  publicKeyPem?: string;
+  /** Who may change the model and how its bytes are fetched (signature required unless the policy says otherwise). */
+  policy: AcquirePolicy;
+  /** SHA-256 of the model loaded at start: switching back to it needs no signature. Default: that of `current`. */
+  trustedSha256?: string;
   /** Swaps the model in; rejects (with a message the operator will read) to refuse it. */
   apply(bytes: Uint8Array, request: ModelUpdateRequest): Promise<{ model: string }>;
   log?: ModelUpdateLog;
   /** Topic prefix. Default 'edgelstm'. */
   prefix?: string;
-  /** Largest model accepted, bytes. Default 256 MiB. */
-  maxBytes?: number;
-  /** Download timeout, ms. Default 60000. */
-  fetchTimeoutMs?: number;
 }
 
 export function modelControlTopic(name: string, prefix = 'edgelstm'): string {
@@ -71,28 +66,11 @@ export function modelStatusTopic(name: string, prefix = 'edgelstm'): string {
   return `${prefix}/${name}/status/model`;
 }
 
-const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const MAX_DETAIL_CHARS = 200;
 
-/** Parses a request payload; throws an Error naming the field. */
+/** Parses a request payload; throws an AcquireError (E_PAYLOAD) naming the field. */
 export function parseModelUpdateRequest(payload: Buffer): ModelUpdateRequest {
-  let o: unknown;
-  try {
-    o = JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new Error('model update request is not JSON');
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('model update request must be a JSON object');
-  const r = o as Record<string, unknown>;
-  if (typeof r['sha256'] !== 'string' || !/^[0-9a-fA-F]{64}$/.test(r['sha256'])) throw new Error('model update request: sha256 must be 64 hex digits');
-  const req: ModelUpdateRequest = { sha256: r['sha256'].toLowerCase() };
-  for (const k of ['url', 'version', 'signature', 'deployId'] as const) {
-    const v = r[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'string' || v.length === 0) throw new Error(`model update request: ${k} must be a non-empty string`);
-    req[k] = v;
-  }
-  if (req.url !== undefined && !/^https?:\/\//.test(req.url)) throw new Error('model update request: url must be http(s)');
-  return req;
+  return parseModelRequest(payload, 'fleet') as ModelUpdateRequest;
 }
 
 /** Stops the agent when called (unsubscribes, waits for an update in progress). */
@@ -112,12 +90,10 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdat
   const prefix = opts.prefix ?? 'edgelstm';
   const control = modelControlTopic(name, prefix);
   const statusTopic = modelStatusTopic(name, prefix);
-  const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
   const log = opts.log ?? { info: () => undefined, warn: () => undefined };
-  // A bad key fails here, at start, not at the first update.
-  if (opts.publicKeyPem) parseEd25519Key(opts.publicKeyPem, 'public', 'publicKeyPem');
 
-  let current = { sha256: sha256Hex(opts.current.bytes), model: opts.current.model };
+  let current = { sha256: modelSha256(opts.current.bytes), model: opts.current.model };
+  const trustedSha256 = opts.trustedSha256 ?? current.sha256;
   // The running model and the one before it, so a rollback needs no download.
   const held = new Map<string, Uint8Array>([[current.sha256, opts.current.bytes]]);
   let queued: ModelUpdateRequest | undefined;
@@ -130,28 +106,25 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdat
       client.publish(statusTopic, JSON.stringify(status), { qos: 1, retain: true }, () => resolve());
     });
 
-  async function fetchBytes(req: ModelUpdateRequest): Promise<Uint8Array> {
-    const have = held.get(req.sha256);
-    if (have) return have;
-    if (req.url === undefined) throw new Error(`no url given and the device does not hold model ${req.sha256.slice(0, 12)}`);
-    const res = await fetch(req.url, { signal: AbortSignal.timeout(opts.fetchTimeoutMs ?? 60_000) });
-    if (!res.ok) throw new Error(`cannot fetch model: HTTP ${res.status} from ${req.url}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > maxBytes) throw new Error(`model of ${bytes.length} bytes is larger than ${maxBytes}`);
-    const got = sha256Hex(bytes);
-    if (got !== req.sha256) throw new Error(`model SHA-256 does not match: expected ${req.sha256}, found ${got}`);
-    return bytes;
-  }
-
   async function handle(req: ModelUpdateRequest): Promise<void> {
     if (req.sha256 === current.sha256) {
       await publish({ state: 'ok', requested: req.sha256, ...(req.deployId ? { deployId: req.deployId } : {}) });
       return;
     }
     try {
-      const bytes = await fetchBytes(req);
-      if (opts.publicKeyPem) verifyModelSignature(bytes, req.signature, opts.publicKeyPem, req.url ?? `model ${req.sha256.slice(0, 12)}`);
-      const { model } = await opts.apply(bytes, req);
+      // A fleet request names a URL or a held model, never a path on the device.
+      if (req.path !== undefined) throw new AcquireError('E_PAYLOAD', 'path requests are off or the path is not allowed', 'fleet requests cannot name a path', { field: 'path' });
+      const { bytes } = await acquireModel(req, opts.policy, { held, trustedSha256 });
+      let model: string;
+      try {
+        ({ model } = await opts.apply(bytes, req));
+      } catch (e) {
+        log.warn(`model update ${req.sha256.slice(0, 12)} refused: ${(e as Error).message}`);
+        // What the loader says of bytes the sender chose (and, by default, signed): bounded, nothing of the device's own.
+        const detail = (e as Error).message.slice(0, MAX_DETAIL_CHARS);
+        await publish({ state: 'error', requested: req.sha256, code: 'E_MODEL', error: 'the model does not load', detail, ...(req.deployId ? { deployId: req.deployId } : {}) });
+        return;
+      }
       const previous = current.sha256;
       current = { sha256: req.sha256, model };
       held.set(req.sha256, bytes);
@@ -159,9 +132,8 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdat
       log.info(`model ${model} (${req.sha256.slice(0, 12)}) in service`);
       await publish({ state: 'ok', requested: req.sha256, ...(req.deployId ? { deployId: req.deployId } : {}) });
     } catch (e) {
-      const error = (e as Error).message;
-      log.warn(`model update ${req.sha256.slice(0, 12)} refused: ${error}`);
-      await publish({ state: 'error', requested: req.sha256, error, ...(req.deployId ? { deployId: req.deployId } : {}) });
+      log.warn(`model update ${req.sha256.slice(0, 12)} refused: ${(e as Error).message}`);
+      await publish({ state: 'error', requested: req.sha256, code: (e as AcquireError).code ?? 'E_MODEL', error: publicReason(e), ...(req.deployId ? { deployId: req.deployId } : {}) });
     }
   }
 
@@ -185,7 +157,7 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdat
       req = parseModelUpdateRequest(payload);
     } catch (e) {
       log.warn((e as Error).message);
-      void publish({ state: 'error', error: (e as Error).message });
+      void publish({ state: 'error', code: 'E_PAYLOAD', error: publicReason(e) });
       return;
     }
     schedule(req);
@@ -210,7 +182,7 @@ export function startModelUpdateAgent(opts: ModelUpdateAgentOptions): ModelUpdat
   return Object.assign(stop, {
     setCurrent(bytes: Uint8Array, model: string): void {
       const previous = current.sha256;
-      current = { sha256: sha256Hex(bytes), model };
+      current = { sha256: modelSha256(bytes), model };
       held.set(current.sha256, bytes);
       for (const k of held.keys()) if (k !== previous && k !== current.sha256) held.delete(k);
       if (!stopped) void publish({ state: 'ok' });

@@ -8,12 +8,14 @@ export class PacketBatch {
   readonly #v5: boolean;
   #buf: Buffer;
   #len = 0;
+  /** Buffers the socket is done with (recycle), used again for later batches. */
+  readonly #spare: Buffer[] = [];
   /** Packets in the batch. */
   count = 0;
 
   constructor(protocolVersion: number, initialBytes = 64 * 1024) {
     this.#v5 = protocolVersion === 5;
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
   }
 
   get bytes(): number {
@@ -57,22 +59,41 @@ export class PacketBatch {
   /** The encoded packets (the batch is empty afterwards and the buffer is the caller's to write). */
   take(): Buffer {
     const out = this.#buf.subarray(0, this.#len);
-    // The socket may hold `out` until it is written: the next batch gets a buffer of its own.
-    this.#buf = Buffer.allocUnsafe(Math.max(16 * 1024, Math.min(4 * 1024 * 1024, this.#len * 2)));
+    // The socket may hold `out` until it is written: the next batch gets a buffer of its own (a spare one once written).
+    const want = Math.max(SPARE_MIN, Math.min(4 * 1024 * 1024, this.#len * 2));
+    const spare = this.#spare.pop();
+    // A spare smaller than the last batch would only be grown (copied) again: a new one instead.
+    this.#buf = spare !== undefined && spare.length >= want ? spare : Buffer.allocUnsafeSlow(want);
     this.#len = 0;
     this.count = 0;
     return out;
   }
 
+  /**
+   * Gives back a buffer `take` returned, once the socket is done with it (its write callback, without an
+   * error): a later batch is encoded into it instead of a fresh allocation. Call at most once per take.
+   */
+  recycle(out: Buffer): void {
+    if (this.#spare.length < SPARES && out.byteOffset === 0 && out.buffer.byteLength >= SPARE_MIN) this.#spare.push(Buffer.from(out.buffer, 0, out.buffer.byteLength));
+  }
+
   #room(n: number): Buffer {
     if (this.#len + n > this.#buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#len + n, this.#buf.length * 2));
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.#len + n, this.#buf.length * 2));
       this.#buf.copy(bigger, 0, 0, this.#len);
       this.#buf = bigger;
     }
     return this.#buf;
   }
 }
+
+/**
+ * Spare buffers kept at most, and their least size. Batch buffers come from allocUnsafeSlow, never from
+ * Buffer's shared pool: Node 24 pools allocations up to 32 KiB, and a pool slice given back as a spare would
+ * let a later batch overwrite other buffers cut from the same pool.
+ */
+const SPARES = 2;
+const SPARE_MIN = 16 * 1024;
 
 function writeVarint(b: Buffer, o: number, n: number): number {
   do {

@@ -81,11 +81,17 @@ function bad(field: string, found: unknown, expected: string): EdgeLstmError {
   return new EdgeLstmError('E_CONFIG', `option --${field}: expected ${expected}, found ${JSON.stringify(found)}`, { field, expected, found: JSON.stringify(found) });
 }
 
-/** A device id from a payload may hold characters that would change the topic's meaning. */
-function safeLevel(v: string | undefined): string {
+/**
+ * A device id from a payload may hold characters that would change the topic's meaning (`/`, `+`, `#`) or that
+ * a broker refuses in a topic name (MQTT 5 section 1.5.4: U+0000, the control characters U+0001-001F and
+ * U+007F-009F, non-characters such as U+FDD0-FDEF and U+xFFFE/xFFFF; lone surrogates are not UTF-8 at all).
+ * Mosquitto disconnects a client that publishes them, so one reading would keep the service off the broker:
+ * each such code point (or lone surrogate) becomes `_`. The result payload still carries the id as sent.
+ */
+export function safeLevel(v: string | undefined): string {
   if (v === undefined || v.length === 0) return '_';
   return UNSAFE.test(v) ? v.replace(UNSAFE_ALL, '_') : v;
 }
 
-const UNSAFE = /[/+#\u0000]/;
-const UNSAFE_ALL = /[/+#\u0000]/g;
+const UNSAFE = /[\p{Cc}\p{Noncharacter_Code_Point}\p{Surrogate}/+#]/u;
+const UNSAFE_ALL = /[\p{Cc}\p{Noncharacter_Code_Point}\p{Surrogate}/+#]/gu;

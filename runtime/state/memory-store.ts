@@ -23,17 +23,21 @@ export class MemoryStateStore implements DeviceStateStore {
   #head = NONE; // least recently used
   #tail = NONE; // most recently used
   #free: number[] = [];
+  readonly #cellWidth: number;
 
   constructor(layout: StateLayout, opts: StoreOptions = {}) {
     const max = opts.maxDevices ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxDevices must be a positive integer, got ${String(max)}`);
     if (!Number.isInteger(layout.stateWidth) || layout.stateWidth < 1) throw new RangeError(`layout.stateWidth must be a positive integer, got ${String(layout.stateWidth)}`);
     if (!Number.isInteger(layout.auxWidth) || layout.auxWidth < 0) throw new RangeError(`layout.auxWidth must be a non-negative integer, got ${String(layout.auxWidth)}`);
+    const cw = layout.cellWidth ?? layout.stateWidth;
+    if (!Number.isInteger(cw) || cw < 0) throw new RangeError(`layout.cellWidth must be a non-negative integer, got ${String(layout.cellWidth)}`);
+    this.#cellWidth = cw;
     this.layout = layout;
     this.maxDevices = max;
     this.#capacity = Math.min(max, Math.max(1, opts.initialCapacity ?? 1024));
     this.h = new Float32Array(this.#capacity * layout.stateWidth);
-    this.c = new Float32Array(this.#capacity * layout.stateWidth);
+    this.c = new Float32Array(this.#capacity * cw);
     this.aux = new Float64Array(this.#capacity * layout.auxWidth);
     this.#ids = new Array<string | undefined>(this.#capacity).fill(undefined);
     this.#lastUsed = new Float64Array(this.#capacity);
@@ -68,6 +72,15 @@ export class MemoryStateStore implements DeviceStateStore {
     this.#lastUsed[slot] = now;
     if (evicted !== undefined) this.onEvict?.(evicted);
     return slot;
+  }
+
+  acquireAt(device: string, slot: number, now: number): number {
+    // Ids are compared as strings; the same string object (the engine passes its queue's) compares by pointer.
+    if (slot >= 0 && slot < this.#capacity && this.#ids[slot] === device) {
+      this.#touch(slot, now);
+      return slot;
+    }
+    return this.acquire(device, now);
   }
 
   slotOf(device: string): number {
@@ -119,7 +132,7 @@ export class MemoryStateStore implements DeviceStateStore {
 
   bytesPerDevice(): number {
     // Typed arrays per slot, plus the Map entry and the id string (about 80 bytes for a short id in V8).
-    return this.layout.stateWidth * 4 * 2 + this.layout.auxWidth * 8 + 8 + 4 * 2 + 80;
+    return (this.layout.stateWidth + this.#cellWidth) * 4 + this.layout.auxWidth * 8 + 8 + 4 * 2 + 80;
   }
 
   #touch(slot: number, now: number): void {
@@ -151,7 +164,8 @@ export class MemoryStateStore implements DeviceStateStore {
   #zero(slot: number): void {
     const w = this.layout.stateWidth;
     this.h.fill(0, slot * w, (slot + 1) * w);
-    this.c.fill(0, slot * w, (slot + 1) * w);
+    const cw = this.#cellWidth;
+    this.c.fill(0, slot * cw, (slot + 1) * cw);
     const a = this.layout.auxWidth;
     this.aux.fill(0, slot * a, (slot + 1) * a);
   }
@@ -166,7 +180,7 @@ export class MemoryStateStore implements DeviceStateStore {
       return b;
     };
     this.h = grow32(this.h, w);
-    this.c = grow32(this.c, w);
+    this.c = grow32(this.c, this.#cellWidth);
     const aux = new Float64Array(cap * this.layout.auxWidth);
     aux.set(this.aux);
     this.aux = aux;

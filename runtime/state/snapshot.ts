@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-write';
 import { EdgeLstmError } from '../errors';
 import type { DeviceStateStore } from './store';
 
-/** Bumped whenever the layout below changes; older snapshots are refused, not misread. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/**
+ * Bumped whenever the layout below or the engine's aux row changes; older
+ * snapshots are refused, not misread. 2: the detector's per-feature
+ * statistics and episodes (runtime/engine/scoring) replaced the likelihood ring.
+ * 3: the naive forecast's error statistics. 4: the time-of-day profile and the
+ * recent-error statistics that calm an episode.
+ */
+export const SNAPSHOT_FORMAT_VERSION = 4;
 const MAGIC = Buffer.from('EDGELSTM-STATE\n', 'latin1');
 
 interface SnapshotHeader {
@@ -13,6 +19,8 @@ interface SnapshotHeader {
   fingerprint: string;
   model: string;
   stateWidth: number;
+  /** Absent in snapshots taken before GRU support: equal to stateWidth then. */
+  cellWidth?: number;
   auxWidth: number;
   devices: string[];
   lastUsed: number[];
@@ -34,11 +42,13 @@ export interface SnapshotIdentity {
 export function encodeSnapshot(store: DeviceStateStore, id: SnapshotIdentity, now = Date.now()): Buffer {
   const devices = store.devices();
   const { stateWidth: w, auxWidth: a } = store.layout;
+  const cw = store.layout.cellWidth ?? w;
   const header: SnapshotHeader = {
     format: SNAPSHOT_FORMAT_VERSION,
     fingerprint: id.fingerprint,
     model: id.model,
     stateWidth: w,
+    cellWidth: cw,
     auxWidth: a,
     devices,
     lastUsed: devices.map((d) => store.lastUsed(d)!),
@@ -47,12 +57,12 @@ export function encodeSnapshot(store: DeviceStateStore, id: SnapshotIdentity, no
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const n = devices.length;
   const h = new Float32Array(n * w);
-  const c = new Float32Array(n * w);
+  const c = new Float32Array(n * cw);
   const aux = new Float64Array(n * a);
   devices.forEach((d, i) => {
     const s = store.slotOf(d);
     h.set(store.h.subarray(s * w, (s + 1) * w), i * w);
-    c.set(store.c.subarray(s * w, (s + 1) * w), i * w);
+    c.set(store.c.subarray(s * cw, (s + 1) * cw), i * cw);
     aux.set(store.aux.subarray(s * a, (s + 1) * a), i * a);
   });
   const len = Buffer.alloc(4);
@@ -82,53 +92,37 @@ export function decodeSnapshotInto(bytes: Uint8Array, store: DeviceStateStore, i
   } catch {
     return fail('unreadable header');
   }
-  if (header.format !== SNAPSHOT_FORMAT_VERSION) fail(`format version ${String(header.format)}, this edgelstm reads version ${SNAPSHOT_FORMAT_VERSION}`);
+  if (header.format !== SNAPSHOT_FORMAT_VERSION) {
+    fail(`format version ${String(header.format)}, this edgelstm reads version ${SNAPSHOT_FORMAT_VERSION}${typeof header.format === 'number' && header.format >= 1 && header.format < SNAPSHOT_FORMAT_VERSION ? ` (version ${String(header.format)} holds the scoring statistics of an older detector; devices start clean and learn their normal again)` : ''}`);
+  }
   if (header.fingerprint !== id.fingerprint) {
     fail(`it was taken under model ${header.model} (sha256 ${header.fingerprint.slice(0, 12)}…), not the loaded model ${id.model} (sha256 ${id.fingerprint.slice(0, 12)}…)`);
   }
   const { stateWidth: w, auxWidth: a } = store.layout;
-  if (header.stateWidth !== w || header.auxWidth !== a) fail(`state layout ${header.stateWidth}/${header.auxWidth}, expected ${w}/${a}`);
+  const cw = store.layout.cellWidth ?? w;
+  const hcw = header.cellWidth ?? header.stateWidth;
+  if (header.stateWidth !== w || hcw !== cw || header.auxWidth !== a) fail(`state layout ${header.stateWidth}/${hcw}/${header.auxWidth}, expected ${w}/${cw}/${a} (h/c/bookkeeping per device)`);
   const n = header.devices.length;
   const start = MAGIC.length + 4 + jsonLen;
-  const need = start + n * w * 4 * 2 + n * a * 8;
+  const need = start + n * (w + cw) * 4 + n * a * 8;
   if (body.length !== need) fail(`expected ${need} bytes of state, found ${body.length}`);
   // Copy out of the (possibly unaligned) buffer before touching the store.
   const copy = new Uint8Array(body.subarray(start));
   const h = new Float32Array(copy.buffer, 0, n * w);
-  const c = new Float32Array(copy.buffer, n * w * 4, n * w);
-  const aux = new Float64Array(copy.buffer, n * w * 8, n * a);
+  const c = new Float32Array(copy.buffer, n * w * 4, n * cw);
+  const aux = new Float64Array(copy.buffer, n * (w + cw) * 4, n * a);
   header.devices.forEach((d, i) => {
     const slot = store.acquire(d, header.lastUsed[i] ?? 0);
     store.h.set(h.subarray(i * w, (i + 1) * w), slot * w);
-    store.c.set(c.subarray(i * w, (i + 1) * w), slot * w);
+    store.c.set(c.subarray(i * cw, (i + 1) * cw), slot * cw);
     store.aux.set(aux.subarray(i * a, (i + 1) * a), slot * a);
   });
   return n;
 }
 
-/** Writes atomically: a temporary file, fsync, rename over the old snapshot, fsync the folder. */
+/** Writes atomically: a temporary file, fsync, rename over the old snapshot, fsync the folder (runtime/util/atomic-write.ts). */
 export function writeSnapshotFile(path: string, store: DeviceStateStore, id: SnapshotIdentity): number {
-  const bytes = encodeSnapshot(store, id);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
-  return bytes.length;
+  return writeFileAtomic(path, encodeSnapshot(store, id), { mode: 0o600 });
 }
 
 export function readSnapshotFile(path: string, store: DeviceStateStore, id: SnapshotIdentity): number {
@@ -139,4 +133,19 @@ export function readSnapshotFile(path: string, store: DeviceStateStore, id: Snap
     throw new EdgeLstmError('E_SNAPSHOT', `${path}: cannot read state snapshot: ${(e as Error).message}`, { file: path });
   }
   return decodeSnapshotInto(bytes, store, id, path);
+}
+
+/** The identity of a state file for a journal's header (`base`): its SHA-256 trailer, or 'empty' when there is none. */
+export function snapshotDigest(stateFile: string): string {
+  if (!existsSync(stateFile)) return 'empty';
+  const fd = openSync(stateFile, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 32) return 'empty';
+    const tail = Buffer.alloc(32);
+    readSync(fd, tail, 0, 32, size - 32);
+    return tail.toString('hex');
+  } finally {
+    closeSync(fd);
+  }
 }

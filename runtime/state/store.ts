@@ -1,14 +1,17 @@
 /**
  * Where every device's memory lives. A device owns one slot; its LSTM state
- * sits at `slot * stateWidth` in `h` and `c` (layout [L, H]), and the
+ * sits at `slot * stateWidth` in `h` and `slot * cellWidth` in `c` (layout
+ * [L, H]; a GRU has no `c`), and the
  * engine's per-device bookkeeping (forecast, normalization and scoring
  * statistics) at `slot * auxWidth` in `aux`, opaque to the store. The arrays
  * are exposed so the hot path reads and writes them in place, with no
  * allocation per sample.
  */
 export interface StateLayout {
-  /** Floats of h (and of c) per device: L * H. */
+  /** Floats of h per device: L * H. */
   readonly stateWidth: number;
+  /** Floats of c per device: L * H for an LSTM, 0 for a GRU (no cell state). Default: stateWidth. */
+  readonly cellWidth?: number;
   /** Float64 values of engine bookkeeping per device. */
   readonly auxWidth: number;
 }
@@ -28,6 +31,12 @@ export interface DeviceStateStore {
    * may be stale after this call (the store may grow).
    */
   acquire(device: string, now: number): number;
+  /**
+   * acquire with a hint: `slot` is where the caller last found `device`. When
+   * the device still holds it, it is a use of that slot with no index lookup;
+   * otherwise the same as acquire. Optional; callers fall back to acquire.
+   */
+  acquireAt?(device: string, slot: number, now: number): number;
   /** Called with the id of a device evicted by `acquire` to make room (not by delete or evictIdle). */
   onEvict: ((device: string) => void) | undefined;
   /** The slot, or -1; not a use. */

@@ -2,7 +2,8 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../runtime/replay/replay-command';
-import { parseTimestamp, splitCsvLine } from '../../runtime/replay/csv';
+import { splitCsvLine } from '../../runtime/replay/csv';
+import { parseTimestamp } from '../../runtime/util/timestamp';
 import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import type { Result } from '../../runtime/engine/sample';
@@ -37,7 +38,7 @@ t.test('one JSON line per row, in input order, as the engine computes them', asy
   t.equal(lines.length, rows.length - 1);
   t.same(lines.slice(0, 4).map((r) => r.device), ['pump-1', 'pump-2', 'pump-1', 'pump-2']);
   t.equal(lines[1]!.ts, Date.parse('2023-11-14T22:13:00Z'));
-  t.same(Object.keys(lines[5]!).sort(), ['anomaly', 'device', 'error', 'expected', 'forecast', 'likelihood', 'model', 'score', 'ts', 'values', 'warmup'].sort());
+  t.same(Object.keys(lines[5]!).sort(), ['anomaly', 'anomalous', 'device', 'episode', 'error', 'expected', 'forecast', 'likelihood', 'model', 'score', 'ts', 'values', 'warmup'].sort());
   t.match(stderr, /122 rows, 122 results, 0 invalid/);
 
   // The same samples through a fresh engine, one at a time, give the same results.
@@ -56,7 +57,7 @@ t.test('CSV output by extension', async (t) => {
   const { value: code } = await quiet(() => main(['--model', modelFile, '--input', input, '--output', out, '--horizon', '3']));
   t.equal(code, 0);
   const text = readFileSync(out, 'utf8').trim().split('\n');
-  t.equal(text[0], 'line,device,ts,value_temp,value_hum,expected_temp,error_temp,score,likelihood,anomaly,warmup,forecast1_temp,forecast2_temp,forecast3_temp,model,error_code,error_message');
+  t.equal(text[0], 'line,device,ts,value_temp,value_hum,expected_temp,error_temp,score,likelihood,anomaly,anomalous,episode,episode_peak,episode_readings,warmup,forecast1_temp,forecast2_temp,forecast3_temp,model,error_code,error_message');
   t.equal(text.length, rows.length);
   t.equal(splitCsvLine(text[3]!).length, splitCsvLine(text[0]!).length);
 });

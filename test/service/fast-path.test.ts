@@ -3,8 +3,8 @@ import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
 import { PacketBatch } from '../../runtime/service/packet-batch';
 import { compileTopicTemplate } from '../../runtime/service/topic-template';
 import { ServiceMetrics } from '../../runtime/service/metrics';
-import { resultJson } from '../../runtime/service/result-json';
-import { decodePayload, type DecodedReading } from '../../runtime/service/payload';
+import { resultJson } from '../../runtime/engine/result-json';
+import { decodePayload, type DecodedReading } from '../../runtime/reading/payload';
 import type { EdgeLstmError } from '../../runtime/errors';
 import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
@@ -137,7 +137,7 @@ t.test('result payloads: resultJson writes exactly what JSON.stringify writes, f
   const results = await Promise.all(Array.from({ length: 140 }, (_, i) => e.push({ device: devices[i % devices.length]!, ts: 1000 + i, values: [i % 20 === 0 ? 1e6 : Math.sin(i) * 1e-7 - 0] })));
   await e.close();
   // If the engine's Result gains or loses a field, resultJson must follow: its keys are checked here.
-  t.same(Object.keys(results[0]!), ['device', 'ts', 'values', 'expected', 'error', 'score', 'likelihood', 'anomaly', 'forecast', 'warmup', 'model']);
+  t.same(Object.keys(results[0]!), ['device', 'ts', 'values', 'expected', 'error', 'score', 'likelihood', 'anomaly', 'anomalous', 'episode', 'forecast', 'warmup', 'model']);
   t.ok(results.some((r) => r.expected === null) && results.some((r) => r.anomaly), 'nulls and anomalies covered');
   let same = 0;
   for (const r of results) if (resultJson(r) === JSON.stringify(r)) same++;
@@ -190,4 +190,34 @@ t.test('payloads: objects decode field by field as before (order, duplicates of 
   t.equal(code({ temp: 1, values: [1, 2] }), 'E_PAYLOAD values', 'both shapes');
   t.equal(code({ temp: null }), 'E_PAYLOAD temp');
   t.equal(code({ device: 7, temp: 1 }), 'E_PAYLOAD device');
+});
+
+t.test('PacketBatch.recycle: a written buffer encodes a later batch, and what it encodes is exact', async (t) => {
+  const b = new PacketBatch(4);
+  b.publish('edgelstm/a/result', '{"x":1}', 1, 5);
+  const first = b.take();
+  const firstBytes = Buffer.from(first);
+  b.publish('edgelstm/b/result', '{"x":2}', 0, 0);
+  const second = b.take(); // `first` not given back yet: a buffer of its own
+  t.not(second.buffer, first.buffer, 'a buffer still being written is never reused');
+  t.same(first, firstBytes, 'the first batch untouched by the second');
+  b.recycle(first);
+  b.puback(9);
+  b.publish('edgelstm/c/result', 'y'.repeat(40_000), 1, 6); // grows past the spare's size: copied into a bigger one
+  b.recycle(second);
+  b.publish('edgelstm/d/result', '{"x":4}', 1, 7);
+  const third = b.take();
+  const got = parse(third, 4);
+  t.same(got.map((p) => p.cmd), ['puback', 'publish', 'publish']);
+  t.equal((got[1] as IPublishPacket).payload.toString(), 'y'.repeat(40_000));
+  t.equal((got[2] as IPublishPacket).topic, 'edgelstm/d/result');
+  b.publish('edgelstm/e/result', '{"x":5}', 0, 0);
+  const fourth = b.take();
+  // `second` (16 KB) was too small for a batch after a 40 KB one and was dropped; `first` (64 KB) is used again.
+  t.not(third.buffer, second.buffer, 'a spare smaller than the last batch is not used (it would be copied on growth)');
+  t.equal((parse(fourth, 4)[0] as IPublishPacket).topic, 'edgelstm/e/result');
+  b.publish('edgelstm/f/result', '{"x":6}', 1, 8);
+  const fifth = b.take(); // encoded into the spare taken when `fourth` was
+  t.equal(fifth.buffer, first.buffer, 'the spare buffer given back encodes a later batch');
+  t.equal((parse(fifth, 4)[0] as IPublishPacket).topic, 'edgelstm/f/result');
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal, readJournal, snapshotDigest, type JournalHeader } from '../../runtime/service/journal';
+import { Journal, readJournal, type JournalHeader } from '../../runtime/service/journal';
+import { snapshotDigest } from '../../runtime/state/snapshot';
 import { tempDir } from '../helpers/models';
 
 const header = (base = 'empty'): JournalHeader => ({ base, fingerprint: 'f'.repeat(64), lastTs: { a: 1 }, createdAt: 0 });

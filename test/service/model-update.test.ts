@@ -14,7 +14,7 @@ import type { Result } from '../../runtime/engine/sample';
 import { encodeMetadata } from '../../runtime/model/metadata';
 import { formatSignatureFile, generateSigningKeyPair, signModelBytes } from '../../runtime/model/signature';
 import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
-import { randomWeights } from '../../runtime/model/weights';
+import { randomWeights } from '../../runtime/contract/weights';
 import { testMetadata } from '../helpers/models';
 import { tempDir } from '../helpers/models';
 import { client, collect, startService, until } from './helpers';
@@ -63,7 +63,7 @@ async function reading(c: MqttClient, results: unknown[], device = 'p1'): Promis
 t.test('a service with --model-public-key refuses unsigned and tampered models on the control topic and on its fleet topic, keeps its model, accepts a signed one', async (t) => {
   const { server, url } = await serveBytes({ '/b.onnx': B, '/a.onnx': A });
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const svc = await startService(pathA, ['--model-public-key', pubFile, '--name', 'gw-1']);
+  const svc = await startService(pathA, ['--model-public-key', pubFile, '--name', 'gw-1', '--control', '--models-dir', dir, '--allow-http-models']);
   t.teardown(() => svc.stop());
   const c = await client(svc.brokerUrl);
   t.teardown(() => c.endAsync());
@@ -103,11 +103,11 @@ t.test('a service with --model-public-key refuses unsigned and tampered models o
   t.equal((await reading(c, results)).model, 'test@2.0.0', 'results carry the new model id');
 
   // Local control topic with the signature beside the file: accepted, and the fleet status follows.
-  writeFileSync(`${pathA}.sig`, formatSignatureFile(signModelBytes(A, keys.privateKeyPem)));
+  writeFileSync(`${pathA}.sig`, formatSignatureFile(signModelBytes(A, keys.privateKeyPem), sha(A)));
   const n = fleet.length;
   await c.publishAsync('edgelstm/control/model', JSON.stringify({ path: pathA }), { qos: 1 });
   await until(() => local.length >= 3, 10_000, 'local status');
-  t.equal(local[2]!.ok, true, 'signed by its .sig file: accepted');
+  t.equal(local[2]!.ok, true, 'signed by its .sig file (signature and sha256): accepted');
   await until(() => fleet.length > n, 10_000, 'fleet status after the local reload');
   t.same([fleet[fleet.length - 1]!.sha256, fleet[fleet.length - 1]!.model], [sha(A), 'test@1.0.0'], 'the fleet status reports the model now running');
   t.equal((await reading(c, results)).model, 'test@1.0.0');
@@ -137,7 +137,7 @@ t.test('--watch-model: the file replaced atomically is swapped in between batche
   let streaming = true;
   const stream = (async () => {
     while (streaming) {
-      await c.publishAsync('sensors/s1/telemetry', JSON.stringify({ ts: 1_800_000_000_000 + sent * 1000, value: Math.sin(sent / 3) }), { qos: 1 });
+      await c.publishAsync('sensors/s1/telemetry', JSON.stringify({ ts: 1_790_000_000_000 + sent * 1000, value: Math.sin(sent / 3) }), { qos: 1 });
       sent++;
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -54,8 +54,9 @@ t.test('every reading yields its result, the same as the engine alone; anomalies
   t.match(text, /edgelstm_messages_in_total 120/);
   t.match(text, /edgelstm_results_out_total 120/);
   t.match(text, /nodejs_eventloop_lag/);
-  const health = (await (await fetch(`http://127.0.0.1:${svc.metricsPort}/health`)).json()) as { ok: boolean; devices: number };
+  const health = (await (await fetch(`http://127.0.0.1:${svc.metricsPort}/health`)).json()) as { ok: boolean; devices: number; backend: unknown };
   t.equal(health.ok, true);
+  t.match(health.backend, { requested: 'auto', kind: 'native', reason: /^onnxruntime-node loads and agrees with the reference LSTM/ }, '/health says which backend runs and why');
   t.equal(health.devices, 4);
 });
 
@@ -91,7 +92,8 @@ t.test('bad input: counted, reported on edgelstm/errors, never a state change', 
 });
 
 t.test('hot reload: control message with SHA-256; failure keeps the old model; architecture change resets', async (t) => {
-  const svc = await startService(modelPath);
+  // Unsigned on purpose (explicitly allowed): this test is about the swap, test/acquire about who may ask for one.
+  const svc = await startService(modelPath, ['--control', '--models-dir', dir, '--allow-unsigned-models']);
   t.teardown(() => svc.stop());
   const c = await client(svc.brokerUrl);
   t.teardown(() => c.endAsync());

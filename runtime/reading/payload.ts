@@ -1,4 +1,5 @@
 import { EdgeLstmError } from '../errors';
+import { parseTimestamp } from '../util/timestamp';
 
 /** A reading decoded from one MQTT payload, before the device id from the topic is applied. */
 export interface DecodedReading {
@@ -32,7 +33,7 @@ const SENML_RELATIVE_LIMIT = 2 ** 28;
  * Decodes one payload: a bare or JSON number, a JSON array of numbers, a JSON
  * object (`{"temp": 21.4, "ts": ...}`, or `{"values": [...]}`), or SenML JSON
  * (RFC 8428: an array of records with n/v/t/bn/bt). SenML may hold several
- * readings (one per distinct time). Throws E_PAYLOAD naming the reason.
+ * readings (one per distinct base name and time). Throws E_PAYLOAD naming the reason.
  */
 export function decodePayload(payload: Buffer, o: DecodeOptions): DecodedReading[] {
   if (payload.length > o.maxBytes) throw payloadError(`payload of ${payload.length} bytes exceeds ${o.maxBytes}`, 'payload', `at most ${o.maxBytes} bytes`, `${payload.length}`);
@@ -92,7 +93,8 @@ function decodeObject(obj: Record<string, unknown>, o: DecodeOptions): DecodedRe
 function decodeSenml(records: Record<string, unknown>[], o: DecodeOptions): DecodedReading[] {
   let bn = '';
   let bt = 0;
-  const byTime = new Map<number, DecodedReading>();
+  // One reading per device and time: records under another base name are another device's (RFC 8428 section 4.5.1).
+  const byTime = new Map<string, DecodedReading>();
   const nowS = Date.now() / 1000;
   for (const rec of records) {
     if (typeof rec['bn'] === 'string') bn = rec['bn'];
@@ -107,10 +109,11 @@ function decodeSenml(records: Record<string, unknown>[], o: DecodeOptions): Deco
     const device = bn.replace(/[:/]$/, '').split(/[:/]/).pop();
     const feature = n.length > 0 ? n : (o.feature ?? o.features[0]!);
     if (!o.features.includes(feature)) throw payloadError(`unknown SenML name "${n}"`, 'n', `one of ${o.features.join(', ')}`, n);
-    let r = byTime.get(tsMs);
+    const key = `${tsMs}\u0000${device ?? ''}`;
+    let r = byTime.get(key);
     if (!r) {
       r = { ts: tsMs, named: {}, ...(device ? { device } : {}) };
-      byTime.set(tsMs, r);
+      byTime.set(key, r);
     }
     r.named![feature] = v;
   }
@@ -141,7 +144,7 @@ function finite(v: unknown, field: string): number {
 function timestamp(v: unknown, field: string): number {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string') {
-    const t = Date.parse(v);
+    const t = parseTimestamp(v);
     if (Number.isFinite(t)) return t;
   }
   throw payloadError(`${field} is not a timestamp`, field, 'epoch ms or an ISO 8601 string', typeof v);
