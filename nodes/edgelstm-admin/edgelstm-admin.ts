@@ -12,15 +12,24 @@
  * Models are kept as <userDir>/edgelstm/models/<sha256>.onnx; the current
  * one is named in <userDir>/edgelstm/current.json (atomic replace). A change
  * is announced as RED.events 'edgelstm:model' {sha256, path, model} so the
- * edgelstm-model config node can swap. With `edgelstm: { publicKey: PEM }` in
- * settings.js, unsigned and badly signed models are refused.
+ * edgelstm-model config node can swap. Uploads go through the runtime's
+ * model acquisition module: with `edgelstm: { publicKey: PEM }` in
+ * settings.js the signature over the announced SHA-256 is checked before the
+ * body is read; without a key uploads are refused unless settings.js says
+ * `edgelstm: { allowUnsignedModels: true }` (warned at start). The body is
+ * read under `maxModelBytes` (256 MiB) and a timeout, and must be sent as
+ * application/octet-stream (or with no Content-Type): any other type is
+ * refused with 415 before the body is read, including the bodies Node-RED's
+ * own JSON and form parsers fail on before the route runs (their HTML error
+ * page with a stack trace is replaced for this route).
  */
-import { createHash, createPublicKey, verify } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { acquireUpload, AcquireError, modelSha256, policyWarnings, publicReason, resolveAcquirePolicy, writeFileAtomic } from '../../runtime';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 interface ExpressLikeResponse extends ServerResponse {
   status(code: number): ExpressLikeResponse;
   json(body: unknown): void;
@@ -29,12 +38,15 @@ interface AdminApp {
   get(path: string, ...h: Handler[]): void;
   post(path: string, ...h: Handler[]): void;
   delete(path: string, ...h: Handler[]): void;
+  use(path: string, h: ErrorHandler): void;
+  /** The app this one is mounted in (Express sets it on mount): Node-RED's editor API, whose body parsers run first. */
+  parent?: AdminApp;
 }
 /** The part of Node-RED's RED object this file uses. */
 interface NodeRedApi {
   httpAdmin: AdminApp;
   auth: { needsPermission(permission: string): Handler };
-  settings: { userDir?: string; edgelstm?: { publicKey?: string; maxModelBytes?: number } };
+  settings: { userDir?: string; edgelstm?: { publicKey?: string; maxModelBytes?: number; allowUnsignedModels?: boolean; uploadTimeoutMs?: number } };
   events: { emit(event: string, payload: unknown): void };
   log: { info(msg: string): void; warn(msg: string): void };
 }
@@ -48,21 +60,39 @@ interface Current {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function readBody(req: IncomingMessage & { body?: unknown }, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage & { body?: unknown }, limit: number, timeoutMs: number): Promise<Buffer> {
   // A body parser upstream may already have read it (it would be a Buffer for raw types only).
-  if (Buffer.isBuffer(req.body)) return Promise.resolve(req.body);
+  if (Buffer.isBuffer(req.body)) {
+    if (req.body.length > limit) return Promise.reject(Object.assign(new Error(`model larger than ${limit} bytes`), { status: 413 }));
+    return Promise.resolve(req.body);
+  }
+  // A JSON or form parser consumed the stream: waiting for data would wait forever.
+  if (req.body !== undefined && (req.readableEnded || (typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length > 0))) {
+    return Promise.reject(Object.assign(new Error('send the model as application/octet-stream'), { status: 415 }));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      reject(Object.assign(new Error(`upload not complete within ${timeoutMs} ms`), { status: 408 }));
+      req.destroy();
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        clearTimeout(timer);
         reject(Object.assign(new Error(`model larger than ${limit} bytes`), { status: 413 }));
         req.destroy();
       } else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -71,13 +101,28 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The media type of the request (`application/json` of `application/json; charset=utf-8`), '' when none was sent. */
+function mediaType(req: IncomingMessage): string {
+  return (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Why a body of this type is refused: it names what was sent and what to send. */
+function wrongType(type: string): string {
+  return `Content-Type ${type.slice(0, 100)} refused: send the model file's bytes as application/octet-stream (curl: -H 'Content-Type: application/octet-stream' --data-binary @model.onnx)`;
+}
+
 export = function edgelstmAdmin(RED: NodeRedApi): void {
   const root = join(RED.settings.userDir ?? '.', 'edgelstm');
   const models = join(root, 'models');
   const currentFile = join(root, 'current.json');
   const cfg = RED.settings.edgelstm ?? {};
-  const publicKey = cfg.publicKey ? createPublicKey(cfg.publicKey) : undefined;
-  const limit = cfg.maxModelBytes ?? 256 * 1024 * 1024;
+  const policy = resolveAcquirePolicy({
+    ...(cfg.publicKey ? { publicKeyPem: cfg.publicKey } : {}),
+    allowUnsigned: cfg.allowUnsignedModels === true,
+    ...(cfg.maxModelBytes !== undefined ? { maxBytes: cfg.maxModelBytes } : {}),
+    ...(cfg.uploadTimeoutMs !== undefined ? { timeoutMs: cfg.uploadTimeoutMs } : {}),
+  });
+  for (const w of policyWarnings(policy)) RED.log.warn(`edgelstm: ${w.replace('--allow-unsigned-models', 'settings edgelstm.allowUnsignedModels').replace('--model-public-key', 'settings edgelstm.publicKey')}`);
 
   const readCurrent = (): Current | undefined => {
     try {
@@ -88,9 +133,7 @@ export = function edgelstmAdmin(RED: NodeRedApi): void {
   };
   const writeCurrent = (c: Current | null): void => {
     mkdirSync(root, { recursive: true });
-    const tmp = `${currentFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(c));
-    renameSync(tmp, currentFile);
+    writeFileAtomic(currentFile, JSON.stringify(c));
     RED.events.emit('edgelstm:model', c);
     RED.log.info(c ? `edgelstm: model ${c.model ?? ''} ${c.sha256.slice(0, 12)} is current` : 'edgelstm: no current model');
   };
@@ -113,28 +156,46 @@ export = function edgelstmAdmin(RED: NodeRedApi): void {
       const sha = header(req, 'x-edgelstm-sha256')?.toLowerCase();
       if (!sha || !HEX64.test(sha)) return send(res, 400, { error: 'X-Edgelstm-Sha256 must be 64 hex digits' });
       const path = join(models, `${sha}.onnx`);
-      const body = await readBody(req, limit);
-      let bytes: Buffer;
-      if (body.length === 0) {
-        if (!existsSync(path)) return send(res, 404, { error: `no stored model ${sha}; send its bytes` });
-        bytes = readFileSync(path);
-      } else bytes = body;
-      const got = createHash('sha256').update(bytes).digest('hex');
-      if (got !== sha) return send(res, 422, { error: `SHA-256 does not match: header ${sha}, body ${got}` });
-      if (publicKey && body.length > 0) {
-        const sig = header(req, 'x-edgelstm-signature');
-        if (!sig) return send(res, 422, { error: 'model is unsigned and this Node-RED requires an ed25519 signature' });
-        if (!verify(null, bytes, publicKey, Buffer.from(sig, 'base64'))) return send(res, 422, { error: 'model signature does not verify against the configured public key' });
-      }
-      if (body.length > 0) {
+      const type = mediaType(req);
+      // An empty body selects a model stored earlier (it passed the policy when it was uploaded): a rollback needs no upload.
+      const parsed = (req as IncomingMessage & { body?: unknown }).body;
+      if (header(req, 'content-length') === '0' || (Buffer.isBuffer(parsed) && parsed.length === 0)) {
+        if (!existsSync(path)) return send(res, 404, { error: 'no stored model under that sha256; send its bytes' });
+        if (modelSha256(readFileSync(path)) !== sha) return send(res, 422, { error: 'the stored model does not match its sha256' });
+      } else if (type !== '' && type !== 'application/octet-stream') {
+        // JSON, forms, text, multipart: never the model's bytes as they are (a parser may have consumed or changed them).
+        return send(res, 415, { error: wrongType(type) });
+      } else {
+        let bytes: Uint8Array;
+        try {
+          // The signature over the announced hash is checked before a byte of the body is read.
+          ({ bytes } = await acquireUpload(sha, header(req, 'x-edgelstm-signature'), (max, ms) => readBody(req, max, ms), policy));
+        } catch (e) {
+          if (e instanceof AcquireError) {
+            RED.log.warn(`edgelstm: upload ${sha.slice(0, 12)} refused: ${e.message}`);
+            return send(res, 422, { error: publicReason(e) });
+          }
+          throw e;
+        }
         mkdirSync(models, { recursive: true });
-        writeFileSync(`${path}.tmp`, bytes);
-        renameSync(`${path}.tmp`, path);
-        if (header(req, 'x-edgelstm-version')) writeFileSync(`${path}.version`, header(req, 'x-edgelstm-version')!);
+        writeFileAtomic(path, bytes, { mode: 0o600 });
+        const v = header(req, 'x-edgelstm-version');
+        if (v) writeFileAtomic(`${path}.version`, v.slice(0, 64));
       }
       const version = header(req, 'x-edgelstm-version') ?? (existsSync(`${path}.version`) ? readFileSync(`${path}.version`, 'utf8') : undefined);
       writeCurrent({ sha256: sha, ...(version ? { model: version } : {}), path, ts: Date.now() });
       send(res, 200, { sha256: sha, model: version });
     })().catch((e: unknown) => send(res, (e as { status?: number }).status ?? 500, { error: (e as Error).message }));
+  });
+
+  // Node-RED's admin JSON and form parsers run before any route, in the editor API's app that RED.httpAdmin is
+  // mounted in: a model sent as application/json fails there (not JSON, or over the admin API's body limit) and
+  // never reaches this app, and Express would answer with an HTML page and a stack trace. The error handler goes
+  // where the error is.
+  (RED.httpAdmin.parent ?? RED.httpAdmin).use('/edgelstm/model', (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const type = mediaType(req);
+    if (type === '' || type === 'application/octet-stream') return next(err);
+    send(res, 415, { error: wrongType(type) });
   });
 };

@@ -1,11 +1,14 @@
 /**
  * edgelstm-anomaly: scores each reading against the forecast the device's
- * LSTM made at the previous one. Output 1: every result; output 2: anomalies
- * only. msg.payload becomes the result object (DESIGN.md section 4).
+ * LSTM made at the previous one. Output 1: every result; output 2: each
+ * anomalous episode twice, at its start and at its end (payload.episode:
+ * state, start, readings, durationMs, peak, features). msg.payload becomes
+ * the result object (DESIGN.md section 4).
  */
 import type { NodeRedApi, RuntimeNode } from '../shared/node-red';
 import { runReadingNode, trimForecast, type ReadingNodeDef } from '../shared/reading-node';
 import { choiceSetting, numberSetting } from '../shared/settings';
+import { ENGINE_OPTION_RANGES, EpisodeGate, isEpisodeEvent, SENSITIVITY_THRESHOLDS } from '../../runtime';
 
 interface AnomalyNodeDef extends ReadingNodeDef {
   /** 'low' | 'normal' | 'high' | 'custom' */
@@ -14,8 +17,6 @@ interface AnomalyNodeDef extends ReadingNodeDef {
   threshold?: string | number;
 }
 
-/** Anomaly-likelihood thresholds of the presets: higher sensitivity, lower threshold, more alarms. */
-const SENSITIVITY_THRESHOLDS = { low: 0.99999, normal: 0.9999, high: 0.999 } as const;
 
 export = function edgelstmAnomaly(RED: NodeRedApi): void {
   function EdgelstmAnomalyNode(this: RuntimeNode, def: AnomalyNodeDef): void {
@@ -24,19 +25,22 @@ export = function edgelstmAnomaly(RED: NodeRedApi): void {
     const sensitivity = choiceSetting(warn, 'sensitivity', def.sensitivity, ['low', 'normal', 'high', 'custom'] as const, 'normal');
     const threshold =
       sensitivity === 'custom'
-        ? numberSetting(warn, 'threshold', def.threshold, { min: 0, max: 1, default: SENSITIVITY_THRESHOLDS.normal })
+        ? numberSetting(warn, 'threshold', def.threshold, { min: ENGINE_OPTION_RANGES.threshold.min, max: ENGINE_OPTION_RANGES.threshold.max, default: ENGINE_OPTION_RANGES.threshold.default })
         : SENSITIVITY_THRESHOLDS[sensitivity];
 
+    // At the engine's own threshold its episodes are passed on as they are (the one detector: what `run`
+    // publishes). At another one this node keeps its own episodes over the engine's likelihood.
+    const gate = new EpisodeGate(threshold);
     runReadingNode(RED, this, def, {
       type: 'edgelstm-anomaly',
       horizon: 1,
-      emit(msg, r, send, targets) {
-        // The engine is shared: this node's threshold decides, not the engine's.
-        r.anomaly = !r.warmup && r.likelihood !== null && r.likelihood >= threshold;
+      emit(msg, r, send, targets, engineThreshold) {
+        if (threshold !== engineThreshold) gate.apply(r);
         trimForecast(r, 1, targets);
         msg.payload = r;
-        send([msg, r.anomaly ? msg : null]);
-        return { anomaly: r.anomaly };
+        const event = isEpisodeEvent(r);
+        send([msg, event ? msg : null]);
+        return { anomaly: r.episode?.state === 'start' };
       },
     });
   }

@@ -6,11 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { defaultModelPath } from '../../runtime/model/default-model';
+import { defaultModelPath } from '../../runtime';
 import type { NodeRedApi } from '../shared/node-red';
-import type { EngineUser, ModelAnnouncement, ModelConfigNode, ModelNodeDef } from './model-config';
+import type { EngineUser, ModelAnnouncement, ModelConfigNode, ModelNodeDef } from '../shared/model-config';
+import { MODEL_NODE_RANGES as R } from '../shared/model-ranges';
 import { choiceSetting, numberSetting } from '../shared/settings';
-import { SharedEngine } from './shared-engine';
+import { SharedEngine } from '../shared/shared-engine';
 
 export = function edgelstmModel(RED: NodeRedApi): void {
   function EdgelstmModelNode(this: Writable<ModelConfigNode>, def: ModelNodeDef): void {
@@ -33,16 +34,17 @@ export = function edgelstmModel(RED: NodeRedApi): void {
     const stateFile = def.stateFile && def.stateFile.trim() ? inUserDir(def.stateFile.trim()) : undefined;
     const engine = new SharedEngine({
       modelPath,
-      backend: choiceSetting(warn, 'backend', def.backend, ['native', 'wasm'] as const, 'native'),
-      threads: numberSetting(warn, 'threads', def.threads, { min: 1, max: 64, integer: true, default: 1 }),
+      backend: choiceSetting(warn, 'backend', def.backend, ['auto', 'native', 'wasm'] as const, 'auto'),
+      threads: numberSetting(warn, 'threads', def.threads, R.threads),
       engine: {
-        maxDevices: numberSetting(warn, 'maxDevices', def.maxDevices, { min: 1, max: 10_000_000, integer: true, default: 100_000 }),
-        idleTtlMs: numberSetting(warn, 'idleTtl', def.idleTtl, { min: 0, max: 365 * 86_400, default: 0 }) * 1000,
-        maxDelayMs: numberSetting(warn, 'maxDelay', def.maxDelay, { min: 0, max: 1000, default: 2 }),
-        warmup: numberSetting(warn, 'warmup', def.warmup, { min: 0, max: 1_000_000, integer: true, default: 100 }),
+        maxDevices: numberSetting(warn, 'maxDevices', def.maxDevices, R.maxDevices),
+        idleTtlMs: numberSetting(warn, 'idleTtl', def.idleTtl, R.idleTtl) * 1000,
+        maxDelayMs: numberSetting(warn, 'maxDelay', def.maxDelay, R.maxDelay),
+        warmup: numberSetting(warn, 'warmup', def.warmup, R.warmup),
+        learn: def.learn === true ? { every: numberSetting(warn, 'learnEvery', def.learnEvery, R.learnEvery) } : false,
       },
       stateFile,
-      saveIntervalMs: numberSetting(warn, 'saveInterval', def.saveInterval, { min: 0, max: 86_400, default: 60 }) * 1000,
+      saveIntervalMs: numberSetting(warn, 'saveInterval', def.saveInterval, R.saveInterval) * 1000,
       log: { warn, info: (m) => this.log(m) },
     });
     this.engine = engine;
@@ -59,7 +61,7 @@ export = function edgelstmModel(RED: NodeRedApi): void {
       for (const u of users) u.engineChanged();
     };
     engine.ready().then(
-      (e) => this.log(`model ${e.model.id} (${e.model.metadata.features.join(', ')}) on ${e.model.backend.kind}`),
+      (e) => this.log(`model ${e.model.id} (${e.model.metadata.features.join(', ')}) on ${e.model.backend.kind}: ${e.model.backendChoice.reason}`),
       (e: Error) => this.error(`model not loaded: ${e.message}`),
     );
 
@@ -82,7 +84,8 @@ export = function edgelstmModel(RED: NodeRedApi): void {
       );
     });
   }
-  RED.nodes.registerType('edgelstm-model', EdgelstmModelNode);
+  // The editor validates with the same ranges (edgelstm-model.html reads RED.settings.edgelstmModelRanges).
+  RED.nodes.registerType('edgelstm-model', EdgelstmModelNode, { settings: { edgelstmModelRanges: { value: R, exportable: true } } });
 };
 
 /** The model file `edgelstm deploy` made current (see edgelstm-admin), if any. */

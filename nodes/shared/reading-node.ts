@@ -1,12 +1,12 @@
-import type { Result } from '../../runtime/engine/sample';
-import { EdgeLstmError } from '../../runtime/errors';
-import type { ModelConfigNode } from '../edgelstm-model/model-config';
+import { EdgeLstmError, type Result } from '../../runtime';
+import type { ModelConfigNode } from './model-config';
 import type { DoneFunction, NodeDef, NodeMessage, NodeRedApi, RuntimeNode, SendFunction } from './node-red';
 import { readingsFromMessage } from './reading';
+import { SparkplugInput, type SparkplugNodeDef } from './sparkplug-input';
 import { StatusBoard } from './status-board';
 
 /** Settings both reading nodes (anomaly, predict) have. */
-export interface ReadingNodeDef extends NodeDef {
+export interface ReadingNodeDef extends NodeDef, SparkplugNodeDef {
   /** The edgelstm-model config node's id. */
   model?: string;
   /** The msg property that names the device; default "topic". */
@@ -19,7 +19,8 @@ export interface ReadingNodeSpec {
   /** Forecast steps this node wants from the engine. */
   horizon: number;
   /** Sends one result (msg is the input message, or a clone of it for a second reading). */
-  emit(msg: NodeMessage, result: Result, send: SendFunction, targets: number): { anomaly: boolean };
+  /** `engineThreshold`: the alarm threshold the shared engine's episodes were kept at. */
+  emit(msg: NodeMessage, result: Result, send: SendFunction, targets: number, engineThreshold: number): { anomaly: boolean };
 }
 
 /**
@@ -39,6 +40,7 @@ export function runReadingNode(RED: NodeRedApi, node: RuntimeNode, def: ReadingN
     phase: () => (config ? config.engine.phase : 'unconfigured'),
     devices: () => config?.engine.devicesIn(scope) ?? 0,
     modelId: () => config?.engine.model?.id,
+    backend: () => config?.engine.model?.backendChoice.kind,
   });
   const user = { engineChanged: () => status.phaseChanged() };
 
@@ -49,6 +51,7 @@ export function runReadingNode(RED: NodeRedApi, node: RuntimeNode, def: ReadingN
   }
   const engine = config.engine;
   engine.requireHorizon(spec.horizon);
+  const sparkplug = new SparkplugInput(RED, node, def);
   config.register(user);
 
   // A missing parent (msg.meta.sensor without msg.meta) counts as absent, not as an error.
@@ -73,7 +76,8 @@ export function runReadingNode(RED: NodeRedApi, node: RuntimeNode, def: ReadingN
       status.update();
       return;
     }
-    const readings = readingsFromMessage(msg, { features: e.model.metadata.features, deviceFromMsg, deviceProperty: `msg.${deviceProperty}` });
+    // Sparkplug B (an mqtt in node on spBv1.0/#): the device is the topic's group/edge node/device.
+    const readings = SparkplugInput.is(msg) ? sparkplug.readings(msg, e.shape.features) : readingsFromMessage(msg, { features: e.shape.features, deviceFromMsg, deviceProperty: `msg.${deviceProperty}` });
     // Every reading is queued before any is awaited, so a multi-reading payload batches and keeps its order.
     const settled = await Promise.allSettled(readings.map((r) => engine.push(scope, r.device, r.values, r.ts)));
     let firstError: unknown;
@@ -84,7 +88,7 @@ export function runReadingNode(RED: NodeRedApi, node: RuntimeNode, def: ReadingN
         continue;
       }
       const out = sent++ === 0 ? msg : RED.util.cloneMessage(msg);
-      const { anomaly } = spec.emit(out, s.value, send, e.model.metadata.targets.length);
+      const { anomaly } = spec.emit(out, s.value, send, e.shape.targets.length, e.options.threshold);
       status.result(s.value.device, s.value.score, s.value.likelihood, anomaly);
     }
     if (firstError !== undefined) throw firstError;

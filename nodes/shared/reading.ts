@@ -1,13 +1,8 @@
-import { EdgeLstmError } from '../../runtime/errors';
-import { decodePayload, orderValues, type DecodedReading } from '../../runtime/service/payload';
+import { EdgeLstmError, decodePayload, toSamples, type DecodedReading, type Sample } from '../../runtime';
 import type { NodeMessage } from './node-red';
 
 /** A reading taken from a message, before the engine sees it. */
-export interface Reading {
-  device: string;
-  ts?: number;
-  values: number[];
-}
+export type Reading = Sample;
 
 export interface ReadingOptions {
   /** The model's features, in order. */
@@ -22,19 +17,16 @@ export interface ReadingOptions {
 
 /**
  * Turns msg.payload into readings, accepting what the MQTT service accepts
- * (runtime/service/payload.ts): a number (or numeric string), an array of
+ * (runtime/reading: the same decodePayload and toSamples): a number (or numeric string), an array of
  * numbers in feature order, an object with one field per feature (or
  * `value` / `values`, optional `ts` and `device`), or SenML. The device id is
  * the configured property, else the payload's `device` field. Throws
  * EdgeLstmError (E_PAYLOAD or E_BAD_DEVICE) naming the field.
  */
 export function readingsFromMessage(msg: NodeMessage, o: ReadingOptions): Reading[] {
-  const decoded = decode(msg.payload, o);
-  return decoded.map((d) => {
-    const device = deviceOf(d, o);
-    const values = orderValues(d, o.features);
-    return d.ts !== undefined ? { device, ts: d.ts, values } : { device, values };
-  });
+  const v = o.deviceFromMsg;
+  const id = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+  return toSamples(decode(msg.payload, o), o.features, { id, missing: () => noDevice(o) });
 }
 
 function decode(payload: unknown, o: ReadingOptions): DecodedReading[] {
@@ -55,12 +47,9 @@ function decode(payload: unknown, o: ReadingOptions): DecodedReading[] {
   return decodePayload(bytes, { features: o.features, deviceField: 'device', maxBytes: o.maxBytes ?? 1024 * 1024 });
 }
 
-function deviceOf(d: DecodedReading, o: ReadingOptions): string {
+function noDevice(o: ReadingOptions): EdgeLstmError {
   const v = o.deviceFromMsg;
-  if (typeof v === 'string' && v.length > 0) return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (d.device !== undefined) return d.device;
-  throw new EdgeLstmError('E_BAD_DEVICE', `no device id in ${o.deviceProperty} or payload.device`, {
+  return new EdgeLstmError('E_BAD_DEVICE', `no device id in ${o.deviceProperty} or payload.device`, {
     field: o.deviceProperty,
     expected: 'a non-empty string',
     found: v === undefined ? 'nothing' : v === '' ? 'an empty string' : typeof v,

@@ -1,4 +1,4 @@
-import type { EnginePhase } from '../edgelstm-model/shared-engine';
+import type { EnginePhase } from './shared-engine';
 import type { RuntimeNode } from './node-red';
 
 /** How often the status may change: the editor gets one update per node at most this often. */
@@ -11,6 +11,8 @@ export interface StatusSource {
   /** Devices of this node (a store scan: only called when the status is drawn). */
   devices(): number;
   modelId(): string | undefined;
+  /** The backend the model runs on (native, wasm). */
+  backend(): string | undefined;
 }
 
 /**
@@ -81,7 +83,7 @@ export class StatusBoard {
     if (phase === 'failed') return this.#node.status({ fill: 'red', shape: 'ring', text: this.#t('status.failed') });
     if (phase === 'closed') return this.#node.status({});
     const last = this.#last;
-    if (!last) return this.#node.status({ fill: 'green', shape: 'ring', text: this.#t('status.ready', { model: this.#src.modelId() ?? '' }) });
+    if (!last) return this.#node.status({ fill: 'green', shape: 'ring', text: this.#t('status.ready', { model: this.#src.modelId() ?? '', backend: this.#src.backend() ?? '' }) });
     const devices = this.#src.devices();
     const a = this.#lastAnomaly;
     if (a && Date.now() < this.#anomalyUntil) {

@@ -35,7 +35,7 @@ t.test('scores readings per device; output 1 gets every result with the result s
   t.equal(anomalies.messages.length, 0, 'normal sensitivity raises nothing on a smooth start');
 });
 
-t.test('output 2 carries anomalies only, decided by the node threshold', async (t) => {
+t.test('output 2 carries episode events only (one start per episode), decided by the node threshold', async (t) => {
   // warm-up 4 and a custom threshold of 0: every reading past the warm-up is an anomaly.
   await helper.load(NODES, [modelConfig('m'), ...anomalyFlow('a', 'm', { sensitivity: 'custom', threshold: 0 }), ...anomalyFlow('b', 'm', { sensitivity: 'low' })]);
   const all = new Sink(helper.getNode('a-all'));
@@ -53,8 +53,10 @@ t.test('output 2 carries anomalies only, decided by the node threshold', async (
   const flagged = results.filter((r) => r.anomaly);
   t.ok(flagged.length >= 6, `readings after the warm-up are flagged (${flagged.length})`);
   t.ok(results.slice(0, 4).every((r) => !r.anomaly && r.warmup), 'none during the warm-up');
-  t.equal(anomalies.messages.length, flagged.length, 'output 2 gets exactly the anomalies');
-  t.ok(anomalies.messages.every((m) => payloadOf(m).anomaly));
+  t.equal(anomalies.messages.length, 1, 'output 2 gets one message: the episode start, not one per anomalous reading');
+  const ep = payloadOf(anomalies.messages[0]!).episode;
+  t.equal(ep?.state, 'start');
+  t.equal(ep?.readings, 1);
   t.equal(bAnomalies.messages.length, 0, 'a node with low sensitivity on the same model flags none of these');
 });
 

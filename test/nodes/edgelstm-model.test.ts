@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import type { SharedEngine } from '../../nodes/edgelstm-model/shared-engine';
+import type { SharedEngine } from '../../nodes/shared/shared-engine';
 import { defaultModelPath } from '../../runtime/model/default-model';
 import { tempDir, writeTestModel } from '../helpers/models';
 import { anomalyFlow, ErrorLog, helper, modelConfig, NODES, predictFlow, series, Sink, warningsOf, type Msg } from './flow-helpers';
@@ -85,7 +85,7 @@ t.test('bad settings warn and fall back to defaults; a missing model file is an 
   await helper.load(NODES, [modelConfig('m', { threads: 'many', backend: 'gpu', maxDevices: -1 }), ...anomalyFlow('a', 'm'), modelConfig('gone', { source: 'file', path: '/nonexistent/m.onnx' }), ...anomalyFlow('b', 'gone')]);
   const w = warningsOf('edgelstm-model').join('\n');
   t.match(w, /threads: expected an integer from 1 to 64, found "many"; using 1/);
-  t.match(w, /backend: expected one of native, wasm, found "gpu"; using native/);
+  t.match(w, /backend: expected one of auto, native, wasm, found "gpu"; using auto/);
   t.match(w, /maxDevices: .*found -1/);
   const out = new Sink(helper.getNode('a-all'));
   helper.getNode('a').receive({ topic: 'x', payload: 4 });

@@ -50,3 +50,32 @@ t.test('a horizon that is not an integer from 1 to 1000 warns and uses 1', async
   helper.getNode('p').receive({ topic: 'd', payload: 1 });
   t.equal(p(await out.next()).forecast.length, 1);
 });
+
+t.test('a GRU exported with batch_first=True serves in Node-RED: the numbers PyTorch gives, devices batched together', async (t) => {
+  const { copyFileSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tempDir } = await import('../helpers/models');
+  const fixtures = join(__dirname, '..', 'fixtures', 'exports');
+  const dir = tempDir();
+  // The sidecar manifest beside the file, as a user keeps it.
+  copyFileSync(join(fixtures, 'gru-batch-first-opset11.onnx'), join(dir, 'gru.onnx'));
+  copyFileSync(join(fixtures, 'gru-batch-first-opset11.json'), join(dir, 'gru.json'));
+  const e = JSON.parse(readFileSync(join(fixtures, 'gru-batch-first-opset11.expected.json'), 'utf8')) as { stream: { seq: number; batch: number; x: number[]; y: number[] } };
+  const m = JSON.parse(readFileSync(join(dir, 'gru.json'), 'utf8')) as { 'edgelstm.normalization': { mean: number[]; std: number[] } };
+  const { mean, std } = m['edgelstm.normalization'];
+  await helper.load(NODES, [modelConfig('m', { source: 'file', path: join(dir, 'gru.onnx'), maxDelay: 20 }), ...predictFlow('p', 'm')]);
+  const out = new Sink(helper.getNode('p-out'));
+  let worst = 0;
+  for (let s = 0; s < e.stream.seq; s++) {
+    for (let b = 0; b < 3; b++) {
+      const values = [0, 1].map((f) => mean[f]! + e.stream.x[(s * 3 + b) * 2 + f]! * std[f]!);
+      helper.getNode('p').receive({ topic: `d${b}`, payload: values });
+    }
+    for (let k = 0; k < 3; k++) {
+      const r = p(await out.next());
+      const b = Number(r.device.slice(1));
+      worst = Math.max(worst, Math.abs((r.forecast[0]! - mean[0]!) / std[0]! - e.stream.y[s * 3 + b]!));
+    }
+  }
+  t.ok(worst < 1e-5, `worst normalized difference ${worst.toExponential(2)}`);
+});

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import t from 'tap';
 import { tempDir } from '../helpers/models';
-import { edgelstmWarnings, freePort, ROOT, startNodeRed } from './node-red-process';
+import { edgelstmWarnings, freePort, NODE_RED_DIR, ROOT, startNodeRed } from './node-red-process';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ANOMALY_ID = 'a7f5c0f0d1b2c3d5'; // in examples/simulated-sensors.json
@@ -25,6 +25,7 @@ t.test('editor: palette, anomaly edit dialog, screenshot, no console errors', { 
   writeFileSync(join(userDir, 'flows.json'), readFileSync(join(ROOT, 'examples/simulated-sensors.json')));
   const nr = await startNodeRed(userDir, await freePort());
   t.teardown(() => nr.stop());
+  t.comment(`Node-RED ${(JSON.parse(readFileSync(join(NODE_RED_DIR, 'package.json'), 'utf8')) as { version: string }).version} on Node ${process.version}`);
 
   const shots = process.env['EDGELSTM_SCREENSHOTS'] === '1' ? join(ROOT, 'docs/images') : dir;
   mkdirSync(shots, { recursive: true });
@@ -37,8 +38,11 @@ t.test('editor: palette, anomaly edit dialog, screenshot, no console errors', { 
   });
   page.on('pageerror', (e) => consoleErrors.push(e.message));
 
-  await page.goto(nr.url);
+  // A loaded 2-core machine can take tens of seconds to serve the editor's first load.
+  await page.goto(nr.url, { timeout: 120_000 });
   await page.waitForSelector('#red-ui-palette-container-edgelstm .red-ui-palette-node', { timeout: 30_000 });
+  // The editor is usable at once: no first-load dialog (Node-RED 4.1+ asks about update notifications) covers it.
+  t.equal(await page.getByText('Enable Update Notifications').count(), 0, 'no update-notification dialog');
   const inCategory = await page.$$eval('#red-ui-palette-container-edgelstm .red-ui-palette-node', (els) => els.map((e) => e.getAttribute('data-palette-type')));
   t.same(inCategory.sort(), ['edgelstm-anomaly', 'edgelstm-predict'], 'the palette category edgelstm holds the anomaly and predict nodes');
   const labels = await page.$$eval('#red-ui-palette-container-edgelstm .red-ui-palette-label', (els) => els.map((e) => e.textContent?.trim()));

@@ -6,7 +6,9 @@ import { freePort } from '../../runtime/net/free-port';
 export { freePort };
 
 export const ROOT = resolve(__dirname, '..', '..');
-const RED_JS = join(ROOT, 'node_modules', 'node-red', 'red.js');
+/** The Node-RED the end-to-end and editor tests run: the project's (4.1), or another one's folder (.ci/run: Node-RED 5). */
+export const NODE_RED_DIR = process.env['EDGELSTM_NODE_RED_DIR'] ?? join(ROOT, 'node_modules', 'node-red');
+const RED_JS = join(NODE_RED_DIR, 'red.js');
 
 
 // tap's loader hooks (NODE_OPTIONS) would make the child load .ts hooks it does not need.
@@ -27,7 +29,8 @@ export function writeSettings(userDir: string): string {
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { tours: false, projects: { enabled: false } },
   diagnostics: { enabled: false },
-  telemetry: { enabled: false },
+  // Node-RED 4.1+ asks on first load whether to check for updates (a dialog over the editor): answered here.
+  telemetry: { enabled: false, updateNotification: false },
   externalModules: { autoInstall: false, palette: { allowInstall: false } }
 };\n`,
   );

@@ -1,5 +1,5 @@
 /** The edgelstm-model config node as the nodes that use it see it. */
-import type { NodeDef, RuntimeNode } from '../shared/node-red';
+import type { NodeDef, RuntimeNode } from './node-red';
 import type { SharedEngine } from './shared-engine';
 
 export interface ModelNodeDef extends NodeDef {
@@ -14,6 +14,10 @@ export interface ModelNodeDef extends NodeDef {
   /** Milliseconds a reading waits for batch-mates. */
   maxDelay?: string | number;
   warmup?: string | number;
+  /** Continual learning of the model on the flow's own readings. */
+  learn?: boolean;
+  /** Readings between fine-tunes. */
+  learnEvery?: string | number;
   stateFile?: string;
   /** Seconds between snapshots; 0 saves on close only. */
   saveInterval?: string | number;
