@@ -1,6 +1,19 @@
 /**
  * End-to-end MQTT throughput and latency: `npm run bench:mqtt [-- --seconds 5 --repeats 3 --qos 1,0 --devices 1000,10000]`.
  *
+ * `--previous <dir>` also runs the previous design: the service compiled from
+ * an earlier commit (bench/build-previous.sh), same broker, same load.
+ * `--cpu-prof <dir>` writes each service process's CPU profile (one per
+ * fleet size) under <dir>/qos<N>-<current|previous|naive>/.
+ * `--payload json,sparkplug` runs each design twice side by side: readings as
+ * JSON, and as Sparkplug B (the service run with `--payload sparkplug`; per
+ * edge node of 100 devices an NBIRTH, per device a DBIRTH naming the metric
+ * and its alias, then alias-only DDATA with the metric's timestamp:
+ * bench/sparkplug-load.ts). Both services run at once (the idle one costs
+ * nothing), their measurements interleaved repeat by repeat (paced ones at
+ * the same rate: a fraction of the lower capacity), and a table compares the
+ * service's CPU per message, sparkplug / json.
+ *
  * Starts a Mosquitto on a free port (own config, no persistence). For each
  * QoS and fleet size it runs the service (the compiled CLI, its own process)
  * twice: micro-batched (the default) and naive (`--max-batch 1
@@ -23,12 +36,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { RawMqtt, sendReadings } from './mqtt-load';
 import { freePort } from '../runtime/net/free-port';
+import { cpuSeconds, machineCpu, quantile, selfCpu } from './proc-cpu';
+import { checkDdataEncoder, dbirth, ddata, nbirth } from './sparkplug-load';
 
 const SPECS = {
   seconds: { type: 'number', min: 1, description: 'length of each measurement', default: 5 },
@@ -40,13 +55,15 @@ const SPECS = {
   target: { type: 'number', min: 100, description: 'absolute paced rate, msg/s (run when the capacity reaches it)', default: 50000 },
   'fresh-fleet': { type: 'boolean', description: 'new device ids for every measurement (what this bench did before: LRU churn past --max-devices)', default: false },
   naive: { type: 'boolean', description: 'also run the naive design (one ONNX Runtime call per message)', default: true },
+  previous: { type: 'string', description: 'also run the previous design: the dist/ of an earlier commit (bench/build-previous.sh makes one)' },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
+  'cpu-prof': { type: 'string', description: "write each service process's CPU profile (node --cpu-prof) under DIR/<design>/" },
+  payload: { type: 'list', description: 'reading payloads, each its own service side by side: json and/or sparkplug (Sparkplug B births, then alias-only DDATA; the service run with --payload sparkplug)', default: ['json'] },
 } satisfies OptionSpecs;
 
 const TS0 = 1_700_000_000_000;
 let freshFleet = false;
 let fleetRuns = 0;
-const CLK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
 
 interface RunStats {
   sent: number;
@@ -66,39 +83,22 @@ function startMosquitto(bin: string, dir: string, port: number): ChildProcess {
   return spawn(bin, ['-c', conf], { stdio: 'ignore' });
 }
 
-/** CPU seconds used so far by a process (user + system), or NaN where /proc is missing. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK;
-  } catch {
-    return NaN;
-  }
-}
+/** The previous design's compiled tree (--previous), or '' for none. */
+let previousDist = '';
+/** --cpu-prof DIR, or '' for none. */
+let profileDir = '';
 
-/** CPU seconds used by the whole machine so far (all cores, busy time), or NaN. */
-function machineCpu(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / CLK;
-  } catch {
-    return NaN;
-  }
-}
+type Payload = 'json' | 'sparkplug';
 
-function selfCpu(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-async function startService(port: number, naive: boolean, qos: number): Promise<ChildProcess> {
-  const args = ['dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--client-id', `bench-svc-${naive ? 'naive' : 'batched'}-${Date.now()}`, '--clean-start',
+async function startService(port: number, naive: boolean, qos: number, previous = false, payload: Payload = 'json'): Promise<ChildProcess> {
+  const main = previous ? join(previousDist, 'runtime/cli/main.js') : 'dist/runtime/cli/main.js';
+  const sp = payload === 'sparkplug';
+  const args = [main, 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--client-id', `bench-svc-${naive ? 'naive' : 'batched'}${sp ? '-sparkplug' : ''}-${Date.now()}`, '--clean-start',
     '--qos', String(qos), '--metrics-port', '0', '--watch-model=false', '--log-level', 'warn', '--max-devices', '20000', '--queue-size', '20000'];
   if (naive) args.push('--max-batch', '1', '--max-delay-ms', '0');
+  if (sp) args.push('--payload', 'sparkplug', '--name', `bench-sparkplug-${Date.now()}`);
   const nodeFlags = (process.env['BENCH_SERVICE_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  if (profileDir !== '') nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(profileDir, `qos${qos}-${naive ? 'naive' : previous ? 'previous' : 'current'}${sp ? '-sparkplug' : ''}`)}`);
   const p = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
@@ -107,11 +107,16 @@ async function startService(port: number, naive: boolean, qos: number): Promise<
   const probe = await RawMqtt.connect(port, `probe-${Date.now()}`);
   let ready = false;
   probe.onPublish = () => (ready = true);
-  await probe.subscribe('edgelstm/probe/result', 0);
+  await probe.subscribe(sp ? 'edgelstm/Probe_P_probe/result' : 'edgelstm/probe/result', 0);
   for (let i = 0; !ready; i++) {
     if (p.exitCode !== null) throw new Error(`service exited: ${err}`);
     if (i > 600) throw new Error(`service not ready: ${err}`);
-    probe.add('sensors/probe/telemetry', `{"ts":${TS0 + i},"value":1}`, 0);
+    if (sp) {
+      // Births each time: the ones sent before the service subscribed are lost.
+      probe.add('spBv1.0/Probe/NBIRTH/P', nbirth(TS0), 0);
+      probe.add('spBv1.0/Probe/DBIRTH/P/probe', dbirth(TS0, 1, 1), 0);
+      probe.add('spBv1.0/Probe/DDATA/P/probe', ddata(TS0 + i, 1, 2), 0);
+    } else probe.add('sensors/probe/telemetry', `{"ts":${TS0 + i},"value":1}`, 0);
     probe.flush();
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -125,28 +130,56 @@ async function stop(p: ChildProcess): Promise<void> {
   await once(p, 'exit');
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
+/** Devices per Sparkplug edge node (each node has its own seq). */
+const EDGE_DEVICES = 100;
 
 /** The fleet's readings: device d's k-th reading has ts TS0 + k s, so its result names which reading it answers. */
 class Fleet {
   readonly devices: number;
+  readonly sparkplug: boolean;
   /** Readings sent so far over the fleet's life; reading n goes to device n % devices. */
   next = 0;
   /** Device ids are `<prefix>d<index>`; a new prefix is a new fleet. */
   prefix = '';
-  constructor(devices: number) {
+  /** Sparkplug: each edge node's last seq (NBIRTH 0, its DBIRTHs, then one per DDATA). */
+  readonly #seq: Uint8Array;
+  constructor(devices: number, payload: Payload = 'json') {
     this.devices = devices;
+    this.sparkplug = payload === 'sparkplug';
+    this.#seq = new Uint8Array(Math.ceil(devices / EDGE_DEVICES));
   }
   topic(n: number): string {
-    return `sensors/${this.prefix}d${n % this.devices}/telemetry`;
+    const d = n % this.devices;
+    return this.sparkplug ? `spBv1.0/Plant/DDATA/Edge${Math.floor(d / EDGE_DEVICES)}/d${d}` : `sensors/${this.prefix}d${d}/telemetry`;
   }
+  /** Call once per reading, in order (Sparkplug: it takes the edge node's next seq). */
   payload(n: number): string {
     const d = n % this.devices;
     const k = Math.floor(n / this.devices);
-    return `{"ts":${TS0 + k * 1000},"value":${(Math.sin(k / 5 + d) * 10 + 20).toFixed(3)}}`;
+    const value = (Math.sin(k / 5 + d) * 10 + 20).toFixed(3);
+    if (!this.sparkplug) return `{"ts":${TS0 + k * 1000},"value":${value}}`;
+    const e = Math.floor(d / EDGE_DEVICES);
+    return ddata(TS0 + k * 1000, Number(value), ++this.#seq[e]!);
+  }
+  /** Whether a result topic is one of this fleet's (Sparkplug devices are `Plant/Edge<e>/d<d>`: `edgelstm/Plant_Edge<e>_d<d>/result`). */
+  owns(topic: string): boolean {
+    return topic.startsWith('edgelstm/Plant_') === this.sparkplug;
+  }
+  /** Sparkplug: NBIRTH of every edge node, DBIRTH of every device (their readings so far as the birth values). */
+  async births(pub: RawMqtt, qos: 0 | 1): Promise<void> {
+    if (!this.sparkplug) return;
+    const acked = pub.acked;
+    for (let e = 0; e * EDGE_DEVICES < this.devices; e++) {
+      pub.add(`spBv1.0/Plant/NBIRTH/Edge${e}`, nbirth(TS0), qos);
+      this.#seq[e] = 0;
+      for (let d = e * EDGE_DEVICES; d < Math.min(this.devices, (e + 1) * EDGE_DEVICES); d++) pub.add(`spBv1.0/Plant/DBIRTH/Edge${e}/d${d}`, dbirth(TS0, ++this.#seq[e]!, 20), qos);
+      pub.flush();
+    }
+    const n = this.devices + this.#seq.length;
+    for (let i = 0; qos === 1 && pub.acked - acked < n; i++) {
+      if (i > 1000) throw new Error(`births: ${pub.acked - acked} of ${n} acknowledged`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 }
 
@@ -170,6 +203,17 @@ interface Procs {
   broker: ChildProcess;
 }
 
+/** One payload's service in a design's run (--payload). */
+interface Lane {
+  payload: Payload;
+  design: string;
+  svc: ChildProcess;
+  procs: Procs;
+  fleet: Fleet;
+}
+
+const PAYLOAD_NAMES: Record<Payload, string> = { json: 'JSON', sparkplug: 'Sparkplug B DDATA' };
+
 /**
  * One measurement. `rate` undefined: flood (bounded by the window). Readings
  * go round-robin over the fleet, so each device's arrive in order. `echo`:
@@ -184,6 +228,7 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
   let received = 0;
   let sent = 0;
   sub.onPublish = (topic, payload, at) => {
+    if (!echo && !fleet.owns(topic)) return; // the other payload's service (--payload json,sparkplug)
     let n: number;
     if (echo) {
       n = readingOf(`edgelstm/${topic.slice(8)}`, payload, fleet.devices);
@@ -242,14 +287,25 @@ interface Row {
   /** Service CPU per message, µs (its cores / achieved msg/s). */
   svcUs: number;
   lost: number;
+  /** With --payload: the readings' payload and the design without it. */
+  payload?: Payload;
+  base?: string;
 }
 
 async function main(): Promise<void> {
   const { values: o } = parseArgs(process.argv.slice(2), SPECS);
+  previousDist = o.previous ?? '';
+  profileDir = o['cpu-prof'] ?? '';
   const qosList = o.qos.map((q) => Number(q) as 0 | 1);
   if (qosList.some((q) => q !== 0 && q !== 1)) throw new Error('--qos: 0 and/or 1');
   const fractions = o.fractions.map(Number);
   freshFleet = o['fresh-fleet'];
+  const payloads = o.payload.map((p) => p.trim()) as Payload[];
+  for (const p of payloads) if (p !== 'json' && p !== 'sparkplug') throw new Error(`--payload: json and/or sparkplug, found ${JSON.stringify(p)}`);
+  if (new Set(payloads).size !== payloads.length || payloads.length === 0) throw new Error(`--payload: each of json, sparkplug at most once, found ${payloads.join(',')}`);
+  const sparkplug = payloads.includes('sparkplug');
+  if (sparkplug && freshFleet) throw new Error('--fresh-fleet with --payload sparkplug: new devices would need births each measurement (not supported)');
+  if (sparkplug) checkDdataEncoder();
   const dir = mkdtempSync(join(tmpdir(), 'edgelstm-bench-mqtt-'));
   const port = await freePort();
   const broker = startMosquitto(o.mosquitto, dir, port);
@@ -286,39 +342,67 @@ async function main(): Promise<void> {
         const devices = Number(devStr);
         const capacity: Record<string, number> = {};
         const usPerMsg: Record<string, number> = {};
-        for (const naive of o.naive ? [false, true] : [false]) {
-          const design = naive ? 'naive (1 ORT call/msg)' : 'micro-batched';
-          const svc = await startService(port, naive, qos);
-          const procs: Procs = { service: svc, broker };
+        const designs: ('batched' | 'naive' | 'previous')[] = ['batched', ...(previousDist !== '' ? ['previous' as const] : []), ...(o.naive ? ['naive' as const] : [])];
+        for (const which of designs) {
+          const naive = which === 'naive';
+          const base = naive ? 'naive (1 ORT call/msg)' : which === 'previous' ? 'previous design (micro-batched)' : 'micro-batched';
+          // One service per payload, all running; one publisher and one subscriber shared (results told apart by topic).
+          const lanes: Lane[] = [];
           const pub = await RawMqtt.connect(port, `bench-pub-${seq++}`);
           const sub = await RawMqtt.connect(port, `bench-sub-${seq++}`);
-          await sub.subscribe('edgelstm/+/result', qos);
-          const fleet = new Fleet(devices);
           try {
-            // Warm-up: every device's first readings allocate its state; JIT settles.
-            await measure(pub, sub, fleet, procs, 2, qos, o.window, undefined);
-            const floods: RunStats[] = [];
-            for (let r = 0; r < o.repeats; r++) floods.push(await measure(pub, sub, fleet, procs, o.seconds, qos, o.window, undefined));
-            const cap = median(floods.map((s) => s.received / s.seconds));
-            capacity[design] = cap;
-            usPerMsg[design] = svcUs(floods);
-            row({ qos, devices, design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(floods), svcUs: svcUs(floods), lost: floods.reduce((a, s) => a + s.sent - s.received, 0) });
-            const rates = fractions.map((f) => ({ label: `${Math.round(f * 100)}% of capacity`, rate: Math.max(100, Math.round(f * cap)) }));
-            if (cap >= o.target) rates.push({ label: 'target', rate: o.target });
-            for (const { label, rate } of rates) {
-              const paced: RunStats[] = [];
-              for (let r = 0; r < o.repeats; r++) paced.push(await measure(pub, sub, fleet, procs, o.seconds, qos, o.window, rate));
-              const achieved = median(paced.map((s) => s.received / s.seconds));
-              row({ qos, devices, design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(paced.map((s) => s.p50)), p99: median(paced.map((s) => s.p99)), cpu: cpuCell(paced), svcUs: svcUs(paced), lost: paced.reduce((a, s) => a + s.sent - s.received, 0) });
-              if (!naive && label === 'target') {
-                const p99 = median(paced.map((s) => s.p99));
-                verdicts.push(`QoS ${qos}, ${devices} devices: p99 at ${fmt(rate)}/s offered = ${ms(p99)} ms (${p99 < 50 && achieved >= 0.95 * rate ? 'met' : 'not met'}: < 50 ms)`);
+            for (const payload of payloads) {
+              const svc = await startService(port, naive, qos, which === 'previous', payload);
+              lanes.push({ payload, design: payloads.length > 1 ? `${base}, ${PAYLOAD_NAMES[payload]}` : base, svc, procs: { service: svc, broker }, fleet: new Fleet(devices, payload) });
+            }
+            await sub.subscribe('edgelstm/+/result', qos);
+            for (const l of lanes) {
+              await l.fleet.births(pub, qos);
+              // Warm-up: every device's first readings allocate its state; JIT settles.
+              await measure(pub, sub, l.fleet, l.procs, 2, qos, o.window, undefined);
+            }
+            // Repeats interleaved over the payloads, so their ratio compares runs of the same moment.
+            const floods: RunStats[][] = lanes.map(() => []);
+            for (let r = 0; r < o.repeats; r++) for (const [i, l] of lanes.entries()) floods[i]!.push(await measure(pub, sub, l.fleet, l.procs, o.seconds, qos, o.window, undefined));
+            const caps = lanes.map((l, i) => {
+              const f = floods[i]!;
+              const cap = median(f.map((s) => s.received / s.seconds));
+              if (l.payload === payloads[0]) {
+                capacity[base] = cap;
+                usPerMsg[base] = svcUs(f);
+              }
+              row({ qos, devices, design: l.design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(f), svcUs: svcUs(f), lost: f.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
+              return cap;
+            });
+            const labels = fractions.map((f) => `${Math.round(f * 100)}% of capacity`);
+            if (caps.some((c) => c >= o.target)) labels.push('target');
+            // Paced: every payload at the same rate (a fraction of the lowest capacity), so CPU per message compares like with like.
+            const slowest = Math.min(...caps);
+            for (const label of labels) {
+              const rates = lanes.map((_, i) => (label === 'target' ? (caps[i]! >= o.target ? o.target : undefined) : Math.max(100, Math.round(fractions[labels.indexOf(label)]! * slowest))));
+              const paced: RunStats[][] = lanes.map(() => []);
+              for (let r = 0; r < o.repeats; r++) {
+                for (const [i, l] of lanes.entries()) {
+                  const rate = rates[i];
+                  if (rate !== undefined) paced[i]!.push(await measure(pub, sub, l.fleet, l.procs, o.seconds, qos, o.window, rate));
+                }
+              }
+              for (const [i, l] of lanes.entries()) {
+                const rate = rates[i];
+                const runs = paced[i]!;
+                if (rate === undefined) continue;
+                const achieved = median(runs.map((s) => s.received / s.seconds));
+                row({ qos, devices, design: l.design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(runs.map((s) => s.p50)), p99: median(runs.map((s) => s.p99)), cpu: cpuCell(runs), svcUs: svcUs(runs), lost: runs.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
+                if (which === 'batched' && label === 'target' && l.payload === payloads[0]) {
+                  const p99 = median(runs.map((s) => s.p99));
+                  verdicts.push(`QoS ${qos}, ${devices} devices: p99 at ${fmt(rate)}/s offered = ${ms(p99)} ms (${p99 < 50 && achieved >= 0.95 * rate ? 'met' : 'not met'}: < 50 ms)`);
+                }
               }
             }
           } finally {
             await pub.end();
             await sub.end();
-            await stop(svc);
+            for (const l of lanes) await stop(l.svc);
           }
         }
         const b = capacity['micro-batched'];
@@ -326,7 +410,9 @@ async function main(): Promise<void> {
         if (b !== undefined) {
           const cpuRatio = (usPerMsg['naive (1 ORT call/msg)'] ?? NaN) / (usPerMsg['micro-batched'] ?? NaN);
           const ratio = n !== undefined ? ` ; micro-batched / naive = ${(b / n).toFixed(2)}x (${b >= 3 * n ? 'met' : 'not met'}: >= 3x); service CPU per message, naive / micro-batched = ${cpuRatio.toFixed(2)}x` : '';
-          verdicts.push(`QoS ${qos}, ${devices} devices: capacity ${fmt(b)} msg/s (${b >= 50_000 ? 'met' : 'not met'}: >= 50,000)${ratio}${b < o.target ? `; p99 at ${fmt(o.target)}/s not measured: above capacity` : ''}`);
+          const prev = capacity['previous design (micro-batched)'];
+          const vsPrev = prev !== undefined ? `; current / previous design: capacity ${(b / prev).toFixed(2)}x, service CPU per message ${((usPerMsg['micro-batched'] ?? NaN) / (usPerMsg['previous design (micro-batched)'] ?? NaN)).toFixed(2)}x` : '';
+          verdicts.push(`QoS ${qos}, ${devices} devices: capacity ${fmt(b)} msg/s (${b >= 50_000 ? 'met' : 'not met'}: >= 50,000)${ratio}${vsPrev}${b < o.target ? `; p99 at ${fmt(o.target)}/s not measured: above capacity` : ''}`);
         }
       }
     }
@@ -336,6 +422,17 @@ async function main(): Promise<void> {
   }
   process.stdout.write('| QoS | devices | design | load | offered msg/s | achieved msg/s | p50 ms | p99 ms | CPU cores svc / broker / bench / other | service CPU µs/msg | without result after 10 s |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
   for (const r of rows) process.stdout.write(`| ${r.qos} | ${typeof r.devices === 'number' ? r.devices.toLocaleString('en') : r.devices} | ${r.design} | ${r.load} | ${r.offered} | ${fmt(r.achieved)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpu} | ${Number.isNaN(r.svcUs) ? '-' : r.svcUs.toFixed(1)} | ${r.lost} |\n`);
+  if (payloads.length > 1) {
+    // The payloads side by side: the service's CPU per message of the same design and load, measured interleaved.
+    process.stdout.write('\n| QoS | devices | design | load | JSON: msg/s, service CPU µs/msg | Sparkplug B: msg/s, service CPU µs/msg | service CPU per message, sparkplug / json |\n|---|---|---|---|---|---|---|\n');
+    for (const j of rows) {
+      if (j.payload !== 'json') continue;
+      const s = rows.find((r) => r.payload === 'sparkplug' && r.qos === j.qos && r.devices === j.devices && r.base === j.base && r.load === j.load);
+      if (s === undefined) continue;
+      const us = (r: Row): string => (Number.isNaN(r.svcUs) ? '-' : r.svcUs.toFixed(1));
+      process.stdout.write(`| ${j.qos} | ${typeof j.devices === 'number' ? j.devices.toLocaleString('en') : j.devices} | ${j.base} | ${j.load} | ${fmt(j.achieved)}, ${us(j)} | ${fmt(s.achieved)}, ${us(s)} | ${(s.svcUs / j.svcUs).toFixed(2)}x |\n`);
+    }
+  }
   process.stdout.write(`\n${verdicts.join('\n')}\nLoad average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n`);
 }
 

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { parseArgs } from '../runtime/cli/args';
 import { encodeMetadata } from '../runtime/model/metadata';
 import { buildLstmModel } from '../runtime/onnx/lstm-graph';
-import { randomWeights } from '../runtime/model/weights';
+import { randomWeights } from '../runtime/contract/weights';
 import { RUN_SPECS, resolveServiceConfig } from '../runtime/service/config';
 import { MqttService } from '../runtime/service/service';
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const a = writeModel(dir, 'a.onnx', 32, 1);
   const b = writeModel(dir, 'b.onnx', 32, 2);
   const c = writeModel(dir, 'c.onnx', 64, 3);
-  const { values } = parseArgs(['--embedded-port', '0', '--metrics-port', '0', '--watch-model=false', '--client-id', 'bench-reload'], RUN_SPECS);
+  const { values } = parseArgs(['--embedded-port', '0', '--metrics-port', '0', '--watch-model=false', '--client-id', 'bench-reload', '--models-dir', dir, '--allow-unsigned-models'], RUN_SPECS);
   const svc = await MqttService.start(resolveServiceConfig(values, {}), a, pino({ level: 'silent' }));
   const pub = await mqtt.connectAsync(svc.brokerUrl, { clientId: 'bench-pub' });
   let i = 0;

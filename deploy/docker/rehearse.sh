@@ -2,7 +2,7 @@
 # Rehearses the final stage of deploy/docker/Dockerfile without a Docker engine:
 # a clean checkout of HEAD is built (the build stage), then in an empty folder
 # the stage's own `RUN npm ci --omit=dev ...` (taken from the Dockerfile, with
-# TARGETARCH=amd64) installs production dependencies and prunes onnxruntime's
+# TARGETARCH=amd64, NATIVE=true) installs production dependencies and onnxruntime-node and prunes its
 # other platforms; as uid 1000 (the image's USER) the service then starts on an
 # embedded broker, answers /health, and stops on SIGTERM writing its snapshot.
 #   bash deploy/docker/rehearse.sh        (root: it switches user with setpriv)
@@ -17,11 +17,11 @@ ln -s "$root/node_modules" "$work/src/node_modules"
 (cd "$work/src" && npm run -s build >/dev/null)
 
 mkdir "$work/app" && cd "$work/app"
-cp "$work/src/package.json" "$work/src/package-lock.json" "$work/src/.npmrc" .
+cp "$work/src/package.json" "$work/src/package-lock.json" .
 # The RUN instruction that starts with `npm ci --omit=dev`, continuation lines joined.
 step="$(awk '/^RUN npm ci --omit=dev/{on=1} on{line=$0; cont=sub(/\\[ \t]*$/, "", line); printf "%s ", line; if (!cont) exit}' "$work/src/deploy/docker/Dockerfile" | sed 's/^RUN //; s|/var/lib/edgelstm|'"$work"'/state|g; s|chown node:node|chown 1000:1000|')"
 echo "\$ $step"
-TARGETARCH=amd64 NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip sh -c "$step" 2>&1 | grep -v '^npm warn' || true
+TARGETARCH=amd64 NATIVE=true NODE_ENV=production sh -c "$step" 2>&1 | grep -v '^npm warn' || true
 cp -r "$work/src/dist" "$work/src/models" .
 echo "node_modules: $(du -sh node_modules | cut -f1); onnxruntime-node binaries left: $(cd node_modules/onnxruntime-node/bin/napi-v6 && find . -name '*.node' | tr '\n' ' ')"
 chown -R 1000:1000 "$work"

@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { EdgeLstmError, loadModel } from '../../runtime/index';
-import { formatHelp, parseArgs, type OptionSpecs } from '../../runtime/cli/args';
-import { reportError } from '../../runtime/cli/main';
+import { EdgeLstmError, loadModel, parseSignatureFile } from '../../runtime/index';
+import type { OptionSpecs } from '../../runtime/cli/args';
+import { defineCommand } from '../../runtime/cli/command';
 import { loadInventory } from './inventory';
 import { planRollout } from './planner';
 import { countOutcomes, Progress, summaryTable } from './report';
@@ -51,12 +51,12 @@ async function serveModel(bytes: Uint8Array, sha: string, host: string, port: nu
 }
 
 function readSignature(file: string): string {
-  const raw = readFileSync(file);
-  // A raw 64-byte signature or its base64 text.
-  if (raw.length === 64) return raw.toString('base64');
-  const text = raw.toString('utf8').trim();
-  if (Buffer.from(text, 'base64').length !== 64) throw new EdgeLstmError('E_CONFIG', `option --signature: ${file} holds neither a 64-byte ed25519 signature nor its base64`, { field: 'signature', file });
-  return text;
+  // A .sig file from `edgelstm sign`, a raw 64-byte signature, or its base64 text.
+  try {
+    return parseSignatureFile(readFileSync(file), file).signature.toString('base64');
+  } catch (e) {
+    throw new EdgeLstmError('E_CONFIG', `option --signature: ${file} holds neither a .sig file, a 64-byte ed25519 signature nor its base64 (${(e as Error).message})`, { field: 'signature', file });
+  }
 }
 
 function readFlows(file: string): unknown[] {
@@ -71,15 +71,9 @@ function readFlows(file: string): unknown[] {
   return flows;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export const main = defineCommand({ usage: USAGE, options: SPECS }, async (o) => {
   let server: Server | undefined;
   try {
-    // Before parsing: parseArgs reports a missing required option even when help is asked for.
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${formatHelp(USAGE, SPECS)}\n`);
-      return 0;
-    }
-    const { values: o } = parseArgs(argv, SPECS);
     if (o.model === undefined && o.flow === undefined) throw new EdgeLstmError('E_CONFIG', 'give --model, --flow or both', { field: 'model' });
     if (o.signature !== undefined && o.model === undefined) throw new EdgeLstmError('E_CONFIG', 'option --signature needs --model', { field: 'signature' });
     const inventory = loadInventory(o.inventory);
@@ -111,15 +105,13 @@ export async function main(argv: string[]): Promise<number> {
     if (o.json) process.stdout.write(`${JSON.stringify({ deployId: release.deployId, model: release.model ? { id: release.model.id, sha256: release.model.sha256 } : null, results }, null, 2)}\n`);
     else process.stdout.write(`${summaryTable(results)}\n${countOutcomes(results)}\n`);
     return results.some((r) => FAILED.has(r.outcome)) ? 1 : 0;
-  } catch (e) {
-    return reportError(e);
   } finally {
     if (server) {
       server.closeAllConnections();
       await new Promise((r) => server!.close(r));
     }
   }
-}
+});
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => (process.exitCode = code));

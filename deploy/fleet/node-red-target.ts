@@ -69,6 +69,12 @@ export class NodeRedTarget implements DeviceTarget {
   }
 
   async #read(): Promise<DeviceState> {
+    this.#before = await this.#fetchState(true);
+    return this.#before;
+  }
+
+  /** What the device holds of the release's parts; with `keepFlows`, its flows too, to compare against and restore. */
+  async #fetchState(keepFlows: boolean): Promise<DeviceState> {
     const state: DeviceState = { sha256: null };
     if (this.#release.model) {
       const m = (await this.#call('GET', '/edgelstm/model')) as ModelInfo;
@@ -78,9 +84,8 @@ export class NodeRedTarget implements DeviceTarget {
     if (this.#release.flows) {
       const f = (await this.#call('GET', '/flows')) as { rev: string; flows: unknown[] };
       state.flowsRev = f.rev;
-      this.#beforeFlows = f.flows;
+      if (keepFlows) this.#beforeFlows = f.flows;
     }
-    this.#before = state;
     return state;
   }
 
@@ -113,21 +118,10 @@ export class NodeRedTarget implements DeviceTarget {
       this.#flowsChanged = true;
       rev = ((await this.#call('POST', '/flows', JSON.stringify({ flows: this.#release.flows }), { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' })) as { rev: string }).rev;
     }
-    const after = await this.#readAfter();
+    const after = await this.#fetchState(false);
     if (m && after.sha256 !== m.sha256) throw new Error(`model not in place after upload: device reports ${after.sha256}`);
     if (rev !== undefined && after.flowsRev !== rev) throw new Error(`flows not in place after deploy: rev ${after.flowsRev}, expected ${rev}`);
     return after;
-  }
-
-  async #readAfter(): Promise<DeviceState> {
-    const s: DeviceState = { sha256: null };
-    if (this.#release.model) {
-      const m = (await this.#call('GET', '/edgelstm/model')) as ModelInfo;
-      s.sha256 = m.sha256;
-      if (m.model) s.model = m.model;
-    }
-    if (this.#release.flows) s.flowsRev = ((await this.#call('GET', '/flows')) as { rev: string }).rev;
-    return s;
   }
 
   async restore(): Promise<DeviceState> {
@@ -140,7 +134,7 @@ export class NodeRedTarget implements DeviceTarget {
     if (this.#flowsChanged && this.#beforeFlows) {
       await this.#call('POST', '/flows', JSON.stringify({ flows: this.#beforeFlows }), { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' });
     }
-    const after = await this.#readAfter();
+    const after = await this.#fetchState(false);
     if (this.#release.model && after.sha256 !== before.sha256) throw new Error(`model not restored: device reports ${after.sha256}`);
     if (this.#flowsChanged && canonicalJson(((await this.#call('GET', '/flows')) as { flows: unknown[] }).flows) !== canonicalJson(this.#beforeFlows)) throw new Error('flows not restored');
     return after;

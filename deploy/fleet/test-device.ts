@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import { Engine } from '../../runtime/engine/engine';
 import { loadModel, type Model } from '../../runtime/model/load-model';
 import type { BackendKind } from '../../runtime/backend/backend';
+import { resolveAcquirePolicy } from '../../runtime/acquire';
 import { startModelUpdateAgent } from '../../runtime/service/model-update-agent';
 
 function arg(argv: string[], name: string): string | undefined {
@@ -38,7 +39,8 @@ export async function runTestDevice(argv: string[]): Promise<void> {
     client,
     name,
     current: { bytes, model: model.id },
-    ...(keyFile ? { publicKeyPem: readFileSync(keyFile, 'utf8') } : {}),
+    // Tests serve models over plain http on loopback; without a key the device is told to accept unsigned models.
+    policy: resolveAcquirePolicy({ ...(keyFile ? { publicKeyPem: readFileSync(keyFile, 'utf8') } : { allowUnsigned: true }), allowHttp: true }),
     log: { info: (m) => process.stdout.write(`${name}: ${m}\n`), warn: (m) => process.stdout.write(`${name}: ${m}\n`) },
     async apply(next) {
       const loaded = await loadModel(next, { backend, name: `${name}:update` });

@@ -9,13 +9,12 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import ts from 'typescript';
 import { makeTestModel, tempDir } from '../helpers/models';
 import { freePort } from '../../runtime/net/free-port';
 
@@ -127,12 +126,8 @@ t.test('deploy to a fleet of real processes: canary rollback, partial failure, i
   const brokerUrl = `mqtt://127.0.0.1:${(broker.address() as AddressInfo).port}`;
   const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
 
-  // The Node-RED admin plugin, compiled into a nodesDir (.js beside its .html).
-  const nodesDir = join(dir, 'nodes');
-  mkdirSync(nodesDir);
-  const src = readFileSync(join(ROOT, 'nodes/edgelstm-admin/edgelstm-admin.ts'), 'utf8');
-  writeFileSync(join(nodesDir, 'edgelstm-admin.js'), ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText);
-  writeFileSync(join(nodesDir, 'edgelstm-admin.html'), readFileSync(join(ROOT, 'nodes/edgelstm-admin/edgelstm-admin.html')));
+  // The Node-RED admin plugin as built (dist/nodes/edgelstm-admin: the .js beside its .html), which uses the runtime's acquisition module.
+  const nodesDir = join(ROOT, 'dist/nodes/edgelstm-admin');
 
   const nodeReds: { name: string; url: string }[] = [];
   const starting: Promise<unknown>[] = [];
@@ -147,6 +142,7 @@ t.test('deploy to a fleet of real processes: canary rollback, partial failure, i
   uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false, nodesDir: ${JSON.stringify([nodesDir])},
   logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false },
   adminAuth: { type: 'credentials', users: [], tokens: (token) => Promise.resolve(token === ${JSON.stringify(TOKEN)} ? { user: 'deployer', permissions: '*' } : null) },
+  edgelstm: { allowUnsignedModels: true },
 };\n`,
     );
     const port = await freePort();
@@ -158,7 +154,8 @@ t.test('deploy to a fleet of real processes: canary rollback, partial failure, i
   // ed-01 and ed-02 are the product itself, `edgelstm run` (the compiled CLI); ed-04 a small test device.
   const service = (name: string, extra: string[] = []): Promise<ChildProcess> =>
     start(process.execPath, [join(ROOT, 'dist/runtime/cli/main.js'), 'run', '--broker', brokerUrl, '--protocol', '3.1.1', '--name', name, '--client-id', `edgelstm-${name}`, '--model', join(dir, 'old.onnx'), '--metrics-port', '0', '--watch-model=false', '--input', `sensors/${name}/{device}`, ...extra], /edgelstm: connected to/, name);
-  starting.push(service('ed-01'), service('ed-02', ['--model-public-key', join(dir, 'device.pub.pem')]), device('ed-04'));
+  // The deploy below is unsigned and served over http on loopback: ed-01 is told to accept that, ed-02 requires a signature.
+  starting.push(service('ed-01', ['--allow-unsigned-models', '--allow-http-models']), service('ed-02', ['--model-public-key', join(dir, 'device.pub.pem'), '--allow-http-models']), device('ed-04'));
   const [, , , , ed04] = (await Promise.all(starting)) as ChildProcess[];
   // ed-04 reported once (a retained status) and then lost power: its broker is up, the device is not.
   await new Promise((r) => setTimeout(r, 300));

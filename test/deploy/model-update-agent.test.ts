@@ -1,9 +1,11 @@
 import t from 'tap';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
+import { resolveAcquirePolicy } from '../../runtime/acquire';
+import { signModelBytes } from '../../runtime/model/signature';
 import { modelControlTopic, modelStatusTopic, parseModelUpdateRequest, startModelUpdateAgent, type ModelUpdateStatus } from '../../runtime/service/model-update-agent';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -15,8 +17,10 @@ t.test('parseModelUpdateRequest names the field', async (t) => {
   t.throws(() => parseModelUpdateRequest(Buffer.from('{')), /not JSON/);
   t.throws(() => parseModelUpdateRequest(Buffer.from('[]')), /JSON object/);
   t.throws(() => parseModelUpdateRequest(Buffer.from('{"sha256":"abc"}')), /sha256 must be 64 hex/);
-  t.throws(() => parseModelUpdateRequest(Buffer.from(JSON.stringify({ sha256: sha(A), url: 'file:///etc/passwd' }))), /url must be http/);
   t.throws(() => parseModelUpdateRequest(Buffer.from(JSON.stringify({ sha256: sha(A), version: 3 }))), /version must be a non-empty string/);
+  t.throws(() => parseModelUpdateRequest(Buffer.from(JSON.stringify({ sha256: sha(A), deployId: 'x'.repeat(129) }))), /deployId longer than 128/);
+  t.throws(() => parseModelUpdateRequest(Buffer.from(JSON.stringify({ sha256: sha(A), extra: 1 }))), /unknown field/);
+  t.throws(() => parseModelUpdateRequest(Buffer.alloc(9000, 0x20)), /more than 8192 bytes/);
   t.same(parseModelUpdateRequest(Buffer.from(JSON.stringify({ sha256: sha(A).toUpperCase() }))), { sha256: sha(A) });
 });
 
@@ -54,7 +58,8 @@ t.test('agent: hash check, signatures, rollback from held bytes, same model is a
     client: deviceClient,
     name: 'pi-01',
     current: { bytes: A, model: 'm@1' },
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    // Plain http on loopback in this test; the signature is what authenticates.
+    policy: resolveAcquirePolicy({ publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), allowHttp: true }),
     async apply(bytes, req) {
       if (Buffer.from(bytes).equals(C)) throw new Error('features do not match');
       applied.push(sha(bytes));
@@ -74,21 +79,25 @@ t.test('agent: hash check, signatures, rollback from held bytes, same model is a
     }
     throw new Error(`no status for ${deployId}`);
   };
-  const sig = (b: Buffer): string => sign(null, b, privateKey).toString('base64');
+  const sig = (b: Buffer): string => signModelBytes(b, privateKey.export({ type: 'pkcs8', format: 'pem' })).toString('base64');
 
-  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 500 && statuses.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.match(statuses[0], { state: 'ok', sha256: sha(A), model: 'm@1' }, 'the first status says what runs');
 
   let s = await request({ url: `${base}/b`, sha256: sha(B), version: '2' }, 'unsigned');
   t.match(s, { state: 'error', sha256: sha(A), requested: sha(B), error: /unsigned/ });
+  const downloadsBeforeRefusals = downloads;
   s = await request({ url: `${base}/b`, sha256: sha(B), version: '2', signature: sig(A) }, 'tampered');
   t.match(s, { state: 'error', sha256: sha(A), error: /does not verify/ });
+  t.equal(downloads, downloadsBeforeRefusals, 'unsigned and badly signed requests fetch nothing: the signature is checked first');
   s = await request({ url: `${base}/bad`, sha256: sha(B), signature: sig(B) }, 'wronghash');
-  t.match(s, { state: 'error', error: /SHA-256 does not match/ });
+  t.match(s, { state: 'error', error: /does not match its sha256/ });
+  t.notMatch(JSON.stringify(s), sha(Buffer.from('not what was promised')), 'the status never carries the hash of what was fetched');
   s = await request({ url: `${base}/missing`, sha256: sha(B), signature: sig(B) }, '404');
-  t.match(s, { state: 'error', error: /HTTP 404/ });
+  t.match(s, { state: 'error', error: /could not be fetched/ });
+  t.notMatch(JSON.stringify(s), /HTTP|not found/i, 'nor the HTTP status (a closed port and a 404 read the same)');
   s = await request({ url: `${base}/c`, sha256: sha(C), signature: sig(C) }, 'refused');
-  t.match(s, { state: 'error', sha256: sha(A), error: /features do not match/ });
+  t.match(s, { state: 'error', sha256: sha(A), error: /does not load/, detail: /features do not match/ });
   t.same(applied, [], 'nothing refused was applied');
 
   s = await request({ url: `${base}/b`, sha256: sha(B), version: '2', signature: sig(B) }, 'good');
@@ -102,7 +111,7 @@ t.test('agent: hash check, signatures, rollback from held bytes, same model is a
   t.same(applied, [sha(B), sha(A)]);
   ctl.publish(modelControlTopic('pi-01'), 'nonsense', { qos: 1 });
   await new Promise((r) => setTimeout(r, 100));
-  t.match(statuses.at(-1), { state: 'error', sha256: sha(A), error: /not JSON/ });
+  t.match(statuses.at(-1), { state: 'error', sha256: sha(A), error: 'request is not valid' });
   await stop();
-  t.throws(() => startModelUpdateAgent({ client: deviceClient, name: 'x', current: { bytes: A, model: 'm' }, publicKeyPem: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString(), apply: async () => ({ model: 'm' }) }), /ed25519/);
+  t.throws(() => resolveAcquirePolicy({ publicKeyPem: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString() }), /ed25519/);
 });

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+
+const CLK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
+
+/** CPU seconds used so far by a process (user + system), or NaN where /proc is missing. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds used by the whole machine so far (all cores, busy time), or NaN. */
+export function machineCpu(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / CLK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds of this process so far. */
+export function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** The q-quantile of sorted values (NaN for none). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}

@@ -1,0 +1,233 @@
+/**
+ * What the live view costs the service: `npm run build && node dist/bench/view.js [-- --devices 10000 --seconds 5 --repeats 3 --rate 2000]`.
+ *
+ * Mosquitto on a free port; the service (the compiled CLI, its own process)
+ * started three times on the same fleet: --view=false (off), view on with no
+ * page open, and view on with a page open (an event-stream client in this
+ * process, following one device and the fleet table, reading every byte).
+ * Per configuration, after a warm-up that brings every device into the view:
+ * a paced run (--rate readings/s, the same for all three: CPU per message at
+ * equal load) and a flood run (capacity), each repeated; medians reported.
+ * Service CPU per message = the service's CPU seconds (from /proc) / results.
+ * The configurations run round-robin, one measurement each in turn, so drift
+ * of a shared machine falls on all three alike.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get, type IncomingMessage } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
+import { freePort } from '../runtime/net/free-port';
+import { RawMqtt, sendReadings } from './mqtt-load';
+import { cpuSeconds } from './proc-cpu';
+import { BatchResults, ResultColumns } from '../runtime/engine/batch-results';
+import { FleetView } from '../runtime/view';
+
+const SPECS = {
+  devices: { type: 'number', integer: true, min: 1, description: 'fleet size', default: 10000 },
+  seconds: { type: 'number', min: 1, description: 'length of each measurement', default: 5 },
+  repeats: { type: 'number', integer: true, min: 1, description: 'repeats of each measurement (median reported)', default: 3 },
+  rate: { type: 'number', min: 100, description: 'paced rate, readings/s (below the capacity: the three configurations at equal load)', default: 2000 },
+  window: { type: 'number', integer: true, min: 100, description: 'readings without a result at most (flood)', default: 20000 },
+  mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
+  'cpu-prof': { type: 'string', description: 'write each service\'s V8 CPU profile (node --cpu-prof) into this folder', placeholder: 'DIR' },
+} satisfies OptionSpecs;
+
+const TS0 = 1_700_000_000_000;
+type Config = 'off' | 'on, no page' | 'on, page open';
+const CONFIGS: Config[] = ['off', 'on, no page', 'on, page open'];
+
+interface Service {
+  proc: ChildProcess;
+  httpPort: number;
+  page: IncomingMessage | undefined;
+  pageBytes: number;
+}
+
+/** Each configuration's service has topics of its own (`<prefix>/...`): only the one measured works. */
+async function startService(brokerPort: number, devices: number, config: Config, prefix: string, profDir: string | undefined): Promise<Service> {
+  const httpPort = await freePort();
+  const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${config.replace(/\W+/g, '-')}.cpuprofile`] : [];
+  const args = [...prof, 'dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--client-id', `bench-view-${Date.now()}-${Math.random()}`, '--clean-start',
+    '--qos', '0', '--metrics-port', String(httpPort), '--watch-model=false', '--log-level', 'warn', '--max-devices', String(Math.max(20000, devices * 2)), '--queue-size', '20000',
+    '--view-devices', String(devices), '--input', `${prefix}/{device}/telemetry`, '--output', `${prefix}/{device}/result`, '--anomaly-topic', `${prefix}/{device}/anomaly`, ...(config === 'off' ? ['--view=false'] : [])];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  proc.stdout!.resume();
+  const probe = await RawMqtt.connect(brokerPort, `probe-${Date.now()}`);
+  let ready = false;
+  probe.onPublish = () => (ready = true);
+  await probe.subscribe(`${prefix}/probe/result`, 0);
+  for (let i = 0; !ready; i++) {
+    if (proc.exitCode !== null) throw new Error(`service exited: ${err}`);
+    if (i > 600) throw new Error(`service not ready: ${err}`);
+    probe.add(`${prefix}/probe/telemetry`, `{"ts":${TS0 + i},"value":1}`, 0);
+    probe.flush();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await probe.end();
+  return { proc, httpPort, page: undefined, pageBytes: 0 };
+}
+
+/** An open page: the event stream of the fleet table and one device's chart, read to the end. */
+async function openPage(s: Service): Promise<void> {
+  s.page = await new Promise<IncomingMessage>((resolve, reject) => get(`http://127.0.0.1:${s.httpPort}/view/events?device=d0`, resolve).on('error', reject));
+  if (s.page.statusCode !== 200) throw new Error(`/view/events: HTTP ${s.page.statusCode}`);
+  s.page.on('data', (b: Buffer) => (s.pageBytes += b.length));
+}
+
+async function stop(s: Service): Promise<void> {
+  s.page?.destroy();
+  if (s.proc.exitCode !== null) return;
+  s.proc.kill('SIGTERM');
+  await once(s.proc, 'exit');
+}
+
+interface Run {
+  results: number;
+  seconds: number;
+  cpuUsPerMsg: number;
+}
+
+/** Device d's k-th reading: ts TS0 + k s; a sine per device. */
+class Fleet {
+  next = 0;
+  constructor(readonly devices: number, readonly prefix: string) {}
+  topic(n: number): string {
+    return `${this.prefix}/d${n % this.devices}/telemetry`;
+  }
+  payload(n: number): string {
+    const d = n % this.devices;
+    const k = Math.floor(n / this.devices);
+    return `{"ts":${TS0 + k * 1000},"value":${(Math.sin(k / 5 + d) * 10 + 20).toFixed(3)}}`;
+  }
+}
+
+async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, s: Service, seconds: number, rate: number | undefined, window: number): Promise<Run> {
+  const cap = Math.ceil((rate ?? 1_000_000) * seconds * 1.5) + fleet.devices;
+  const sentAt = new Float64Array(cap);
+  let received = 0;
+  sub.onPublish = () => void received++;
+  const base = fleet.next;
+  const cpu0 = cpuSeconds(s.proc.pid);
+  const t0 = performance.now();
+  const r = await sendReadings(pub, { seconds, rate, window, cap, sentAt, answered: () => received, add: (i) => pub.add(fleet.topic(base + i), fleet.payload(base + i), 0) });
+  fleet.next = base + r.sent;
+  const cpu = cpuSeconds(s.proc.pid) - cpu0;
+  sub.onPublish = undefined;
+  return { results: received, seconds: (Math.max(r.last, r.end) - t0) / 1000, cpuUsPerMsg: (cpu / Math.max(1, received)) * 1e6 };
+}
+
+/**
+ * The view's own work per result, in this process (no MQTT, no engine): FleetView.recordRow over
+ * `devices` devices in engine-sized batches of 64 rows, every ring full (as in a service that has
+ * run a while). Resolves what the service-level ratios cannot on a shared machine.
+ */
+function recordRowNs(devices: number, repeats: number): number[] {
+  const view = new FleetView({ shape: () => ({ targets: ['value'], targetIndex: [0] }), info: () => ({ model: 'm', backend: 'x', devices }) }, { devices });
+  const B = 64;
+  const cols = new ResultColumns(B, 1, 1);
+  const batch = new BatchResults(cols, ['value'], 1);
+  const rows = Array.from({ length: devices }, (_, d) => ({ sample: { device: `d${d}`, values: [20 + (d % 7)] }, ts: TS0 }));
+  for (let i = 0; i < B; i++) {
+    cols.hasForecast[i] = 1;
+    cols.expected[i] = 20;
+    cols.error[i] = 0.5;
+    cols.score[i] = 0.5;
+    cols.likelihood[i] = 0.5;
+    cols.forecast[i] = 20.1;
+  }
+  const pass = (): void => {
+    for (let d = 0; d < devices; d += B) {
+      batch.reset(rows.slice(d, Math.min(devices, d + B)), 'm');
+      for (let i = 0; i < batch.size; i++) view.recordRow(batch, i);
+    }
+  };
+  for (let k = 0; k < view.points; k++) pass(); // every ring full
+  const out: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = process.cpuUsage();
+    for (let k = 0; k < 20; k++) pass();
+    const u = process.cpuUsage(t0);
+    out.push(((u.user + u.system) * 1000) / (20 * devices));
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const { values: o } = parseArgs(process.argv.slice(2), SPECS);
+  const dir = mkdtempSync(join(tmpdir(), 'edgelstm-bench-view-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n`);
+  const broker = spawn(o.mosquitto, ['-c', conf], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  if (broker.exitCode !== null) throw new Error(`mosquitto (${o.mosquitto}) did not start`);
+  process.stdout.write(`Live view bench: ${o.devices.toLocaleString('en')} devices, QoS 0, Mosquitto on 127.0.0.1:${port}; ${o.seconds} s per measurement, median of ${o.repeats}, configurations round-robin.\n`);
+  process.stdout.write(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n\n`);
+  const services = new Map<Config, { s: Service; pub: RawMqtt; sub: RawMqtt; fleet: Fleet; paced: Run[]; flood: Run[] }>();
+  let seq = 0;
+  try {
+    for (const c of CONFIGS) {
+      const prefix = `v${seq}`;
+      const s = await startService(port, o.devices, c, prefix, o['cpu-prof']);
+      const pub = await RawMqtt.connect(port, `bench-view-pub-${seq++}`);
+      const sub = await RawMqtt.connect(port, `bench-view-sub-${seq++}`);
+      await sub.subscribe(`${prefix}/+/result`, 0);
+      const fleet = new Fleet(o.devices, prefix);
+      // Warm-up: every device's state and view track allocated, JIT settled.
+      await measure(pub, sub, fleet, s, 3, undefined, o.window);
+      if (c === 'on, page open') await openPage(s);
+      services.set(c, { s, pub, sub, fleet, paced: [], flood: [] });
+    }
+    // Only one service is fed at a time; the others idle (a page open on one of them costs it a tick a second).
+    for (let r = 0; r < o.repeats; r++) {
+      for (const c of CONFIGS) {
+        const x = services.get(c)!;
+        x.paced.push(await measure(x.pub, x.sub, x.fleet, x.s, o.seconds, o.rate, o.window));
+        x.flood.push(await measure(x.pub, x.sub, x.fleet, x.s, o.seconds, undefined, o.window));
+        process.stderr.write(`  ${c}: paced ${x.paced.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg, flood ${Math.round(x.flood.at(-1)!.results / x.flood.at(-1)!.seconds)} msg/s ${x.flood.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg\n`);
+      }
+    }
+    const off = services.get('off')!;
+    const offPaced = median(off.paced.map((x) => x.cpuUsPerMsg));
+    const offFlood = median(off.flood.map((x) => x.cpuUsPerMsg));
+    process.stdout.write(`| view | paced ${o.rate.toLocaleString('en')}/s: results/s | paced: service CPU µs/msg | vs off | flood: results/s | flood: service CPU µs/msg | vs off | page bytes/s |\n|---|---|---|---|---|---|---|---|\n`);
+    for (const c of CONFIGS) {
+      const x = services.get(c)!;
+      const p = median(x.paced.map((y) => y.cpuUsPerMsg));
+      const f = median(x.flood.map((y) => y.cpuUsPerMsg));
+      const rate = median(x.paced.map((y) => y.results / y.seconds));
+      const cap = median(x.flood.map((y) => y.results / y.seconds));
+      const secs = [...x.paced, ...x.flood].reduce((a, y) => a + y.seconds, 0);
+      process.stdout.write(`| ${c} | ${Math.round(rate).toLocaleString('en')} | ${p.toFixed(1)} | ${(p / offPaced).toFixed(3)}x | ${Math.round(cap).toLocaleString('en')} | ${f.toFixed(1)} | ${(f / offFlood).toFixed(3)}x | ${c === 'on, page open' ? Math.round(x.s.pageBytes / secs).toLocaleString('en') : '-'} |\n`);
+    }
+    const ns = recordRowNs(o.devices, o.repeats);
+    const rec = median(ns);
+    process.stdout.write(`\nThe view's own work per result (FleetView.recordRow in this process, ${o.devices.toLocaleString('en')} devices, rings full, median of ${o.repeats}: ${ns.map((x) => x.toFixed(0)).join(', ')} ns): ${rec.toFixed(0)} ns, ${((rec / 1000 / offFlood) * 100).toFixed(1)}% of the off service's flood CPU per message.\n`);
+    const open = services.get('on, page open')!;
+    const ratio = median(open.paced.map((x) => x.cpuUsPerMsg)) / offPaced;
+    process.stdout.write(`\nTarget (CPU per message with the view open at most 10% above off, paced): ${ratio.toFixed(3)}x: ${ratio <= 1.1 ? 'met' : 'not met'}. Load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n`);
+  } finally {
+    for (const x of services.values()) {
+      await x.pub.end().catch(() => undefined);
+      await x.sub.end().catch(() => undefined);
+      await stop(x.s);
+    }
+    broker.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

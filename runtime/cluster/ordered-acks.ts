@@ -1,0 +1,73 @@
+import type { JsMsg } from 'nats';
+
+/** A reading taken from the stream, until its results are out and it can be acknowledged. */
+export interface InFlight {
+  readonly seq: number;
+  readonly msg: JsMsg;
+  /** Results (or publish acknowledgements) still awaited. */
+  left: number;
+}
+
+/**
+ * A partition's readings taken, in stream order, acknowledged as a prefix:
+ * a reading is acknowledged (AckAll) only once it and every reading before
+ * it are answered, so a crash loses nothing.
+ */
+export class OrderedAcks {
+  readonly #inflight: InFlight[] = [];
+  #head = 0;
+  #ackMsg: JsMsg | undefined;
+  #ackScheduled = false;
+  #stopped = false;
+
+  /** Records a reading taken; its `left` is set by the caller. */
+  take(seq: number, msg: JsMsg): InFlight {
+    const entry: InFlight = { seq, msg, left: 0 };
+    this.#inflight.push(entry);
+    return entry;
+  }
+
+  /** Readings taken and not yet acknowledged. */
+  get open(): number {
+    return this.#inflight.length - this.#head;
+  }
+
+  /**
+   * Acknowledges the longest answered prefix of the readings taken, in stream
+   * order (one AckAll): returns the last one's sequence, or undefined when
+   * the prefix did not grow.
+   */
+  advance(): number | undefined {
+    let last: InFlight | undefined;
+    while (this.#head < this.#inflight.length && this.#inflight[this.#head]!.left <= 0) last = this.#inflight[this.#head++];
+    if (last === undefined) return undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#inflight.length) {
+      this.#inflight.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#ackDue(last.msg);
+    return last.seq;
+  }
+
+  /** No acknowledgement goes out any more, not even one already due (the lease is lost, or may be). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /**
+   * One AckAll per turn of the event loop, for the last reading answered in it:
+   * an engine batch completes hundreds of readings at once, and each ack is a
+   * message to the server. A later ack only lets the next owner flag a few more.
+   */
+  #ackDue(m: JsMsg): void {
+    this.#ackMsg = m;
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    setImmediate(() => {
+      this.#ackScheduled = false;
+      const last = this.#ackMsg;
+      this.#ackMsg = undefined;
+      if (last !== undefined && !this.#stopped) last.ack();
+    });
+  }
+}

@@ -1,0 +1,196 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type { Test } from 'tap';
+import { connect, StorageType, type NatsConnection } from 'nats';
+import { Engine } from '../../runtime/engine/engine';
+import { loadModel } from '../../runtime/model/load-model';
+import { defaultModelPath } from '../../runtime/model/default-model';
+import { resultJson } from '../../runtime/engine/result-json';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'runtime', 'cli', 'main.js');
+
+export interface Instance {
+  name: string;
+  process: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** One `edgelstm run --cluster` process (the compiled CLI, as users run it). */
+export function startInstance(name: string, servers: string[], extra: string[] = []): Instance {
+  const args = [CLI, 'run', '--cluster', servers.join(','), '--instance', name, '--cluster-publish', 'jetstream', '--lease-ttl-ms', '6000', '--tick-ms', '500', '--snapshot-every', '500', '--snapshot-interval-ms', '1000', '--log-level', process.env.CLUSTER_LOG ?? 'info', ...extra];
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  // CLUSTER_LOG_DIR=/some/dir keeps every instance's whole log there (the failure message holds only its end).
+  const file = process.env.CLUSTER_LOG_DIR !== undefined ? join(process.env.CLUSTER_LOG_DIR, `${name}-${process.pid}.log`) : undefined;
+  const keep = (b: Buffer): void => {
+    if (file !== undefined) appendFileSync(file, b);
+    out += b.toString();
+    if (out.length > 400_000) out = out.slice(-200_000);
+  };
+  p.stdout!.on('data', keep);
+  p.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+  return { name, process: p, output: () => out, exited };
+}
+
+/** A reading's payload and its key: the same values and times in every run. */
+export function reading(device: number, step: number): { topic: string; payload: string; key: string } {
+  const ts = 1_760_000_000_000 + step * 1000;
+  const value = Math.round((10 + 3 * Math.sin(device * 0.7 + step * 0.3) + ((device * 31 + step * 17) % 7) * 0.05) * 1000) / 1000;
+  return { topic: `sensors/dev-${device}/telemetry`, payload: JSON.stringify({ value, ts }), key: `dev-${device}@${ts}` };
+}
+
+/** Publishes steps [from, to) of every device over MQTT QoS 1 into NATS's MQTT listener, a step at a time. */
+export async function publishSteps(mqttPort: number, devices: number, from: number, to: number): Promise<void> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: `pub-${process.pid}-${from}`, protocolVersion: 4, clean: true });
+  try {
+    for (let s = from; s < to; s++) {
+      const sends: Promise<unknown>[] = [];
+      for (let d = 0; d < devices; d++) {
+        const r = reading(d, s);
+        sends.push(c.publishAsync(r.topic, r.payload, { qos: 1 }));
+        if (sends.length >= 500) await Promise.all(sends.splice(0));
+      }
+      await Promise.all(sends);
+    }
+  } finally {
+    await c.endAsync();
+  }
+}
+
+/** Publishes one device's reading of one step again (what a QoS 1 publish sent twice leaves in the stream). */
+export async function publishAgain(mqttPort: number, device: number, step: number): Promise<void> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: `dup-${process.pid}-${device}-${step}`, protocolVersion: 4, clean: true });
+  try {
+    const r = reading(device, step);
+    await c.publishAsync(r.topic, r.payload, { qos: 1 });
+  } finally {
+    await c.endAsync();
+  }
+}
+
+/** The results stream: every result the cluster publishes, stored, so the test sees all of them. */
+export async function resultsStream(nc: NatsConnection, replicas: number): Promise<void> {
+  const jsm = await nc.jetstreamManager({ timeout: 30_000 });
+  await jsm.streams.add({ name: 'RESULTS', subjects: ['edgelstm.*.result'], num_replicas: replicas, storage: StorageType.File });
+}
+
+/** Every stored result, as text. */
+export async function readResults(nc: NatsConnection): Promise<string[]> {
+  const js = nc.jetstream({ timeout: 30_000 });
+  const jsm = await nc.jetstreamManager({ timeout: 30_000 });
+  const last = (await jsm.streams.info('RESULTS')).state.last_seq;
+  const out: string[] = [];
+  if (last === 0) return out;
+  const c = await js.consumers.get('RESULTS');
+  const it = await c.consume({ max_messages: 4096 });
+  for await (const m of it) {
+    out.push(m.string());
+    if (m.seq >= last) break;
+  }
+  await it.close().catch(() => undefined);
+  return out;
+}
+
+/** Readings answered so far (distinct device and time, flagged repeats not counted twice). */
+export async function answered(nc: NatsConnection): Promise<number> {
+  const keys = new Set<string>();
+  for (const text of await readResults(nc)) {
+    const r = JSON.parse(text) as { device: string; ts: number };
+    keys.add(`${r.device}@${r.ts}`);
+  }
+  return keys.size;
+}
+
+export async function resultCount(nc: NatsConnection): Promise<number> {
+  const jsm = await nc.jetstreamManager({ timeout: 30_000 });
+  return (await jsm.streams.info('RESULTS')).state.messages;
+}
+
+/** The same readings through one engine in this process, device by device: what one uninterrupted instance computes. */
+export async function referenceResults(devices: number, steps: number): Promise<Map<string, string>> {
+  const model = await loadModel(defaultModelPath());
+  const engine = new Engine(model);
+  const out = new Map<string, string>();
+  for (let s = 0; s < steps; s++) {
+    const pending: Promise<void>[] = [];
+    for (let d = 0; d < devices; d++) {
+      const { payload, key } = reading(d, s);
+      const { value, ts } = JSON.parse(payload) as { value: number; ts: number };
+      pending.push(engine.push({ device: `dev-${d}`, ts, values: [value] }).then((r) => void out.set(key, resultJson(r))));
+    }
+    await Promise.all(pending);
+  }
+  await engine.close();
+  await model.release();
+  return out;
+}
+
+export async function natsClient(servers: string[]): Promise<NatsConnection> {
+  return connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+}
+
+export async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, detail: () => string = () => ''): Promise<void> {
+  const t0 = Date.now();
+  // A condition that throws (a request timing out on a loaded machine) is simply not met yet.
+  while (!(await Promise.resolve().then(cond).catch(() => false))) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${detail() ? `\n${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Partitions with a live lease, and the instances holding them. */
+export async function leaseHolders(nc: NatsConnection, partitions: number, group = 'edgelstm'): Promise<Map<number, string>> {
+  // bindOnly: a test must never make the bucket itself (it would have no time to live)
+  const kv = await nc.jetstream({ timeout: 30_000 }).views.kv(`${group}_leases`, { bindOnly: true });
+  const out = new Map<number, string>();
+  await Promise.all(Array.from({ length: partitions }, async (_, p) => {
+    const e = await kv.get(`p${p}`);
+    if (e !== null && e.operation === 'PUT') out.set(p, e.string());
+  }));
+  return out;
+}
+
+/** Waits until every partition has an owner among `instances`, each instance owning some. */
+export async function untilBalanced(nc: NatsConnection, partitions: number, instances: string[], timeoutMs = 30_000, detail: () => string = () => ''): Promise<Map<number, string>> {
+  let last = new Map<number, string>();
+  await until(async () => {
+    last = await leaseHolders(nc, partitions).catch(() => new Map<number, string>());
+    const owners = new Set(last.values());
+    return last.size === partitions && instances.every((i) => owners.has(i)) && [...owners].every((o) => instances.includes(o));
+  }, timeoutMs, `${partitions} partitions owned by ${instances.join(', ')}`, () => `${JSON.stringify([...last])}\n${detail()}`);
+  return last;
+}
+
+/**
+ * What must hold after any fault: every reading has a result; at most one
+ * result of a reading lacks the redelivery flag (a new owner cannot know
+ * whether its predecessor published a reading it had been given, so it flags
+ * its answer); every result is the text one uninterrupted engine computes.
+ */
+export function checkExactlyOnce(t: Test, got: string[], reference: Map<string, string>): { flagged: number } {
+  const plain = new Map<string, number>();
+  const seen = new Set<string>();
+  let flagged = 0;
+  let wrong = 0;
+  for (const text of got) {
+    const r = JSON.parse(text) as { device: string; ts: number; redelivered?: boolean };
+    const key = `${r.device}@${r.ts}`;
+    seen.add(key);
+    const bare = r.redelivered === true ? text.replace(',"redelivered":true}', '}') : text;
+    if (reference.get(key) !== bare) {
+      if (wrong++ < 3) t.fail(`result for ${key} differs from the uninterrupted run`, { found: bare, wanted: reference.get(key) });
+    }
+    if (r.redelivered === true) flagged++;
+    else plain.set(key, (plain.get(key) ?? 0) + 1);
+  }
+  t.equal(wrong, 0, 'every result equals the uninterrupted run, bit for bit');
+  t.equal([...reference.keys()].filter((k) => !seen.has(k)).length, 0, 'no reading without a result');
+  t.equal([...plain.values()].filter((n) => n > 1).length, 0, 'no reading with two unflagged results');
+  t.equal([...seen].filter((k) => !reference.has(k)).length, 0, 'no result for a reading that was never sent');
+  return { flagged };
+}
+
