@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLstmModel, DEFAULT_TENSOR_NAMES } from '../../runtime/onnx/lstm-graph';
+import { DEFAULT_TENSOR_NAMES } from '../../runtime/contract/tensor-names';
+import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
 import { encodeMetadata, type ModelMetadata, type Normalization } from '../../runtime/model/metadata';
-import { randomWeights, type LstmWeights } from '../../runtime/model/weights';
+import { randomWeights, type LstmWeights } from '../../runtime/contract/weights';
 
 export interface TestModelOptions {
   features?: string[];
