@@ -6,7 +6,7 @@ import { loadModel } from '../../runtime/model/load-model';
 import { writeFileAtomic } from '../../runtime/util/atomic-write';
 import { readManifest } from '../import/manifest';
 import { DYNAMIC_CAVEAT } from './dynamic-lstm';
-import { quantizeModel, type QuantizeMode } from './quantize-model';
+import { quantizeModel, STATIC_PER_CHANNEL, type QuantizeMode } from './quantize-model';
 import { parseMetadata } from '../../runtime/model/metadata';
 import { EdgeLstmError, formatWithDetails } from '../../runtime/errors';
 import { decodeModel } from '../../runtime/onnx/decode';
@@ -30,7 +30,7 @@ const SPECS = {
     description: '--mode static: readings to calibrate the input and state scales on: a CSV (timestamp and the feature columns, raw units) or a folder of them (default: the engine\'s bounds)',
     placeholder: 'CSV|DIR',
   },
-  'per-channel': { type: 'boolean', default: true, description: 'one scale per gate row (--no-per-channel: one per layer)' },
+  'per-channel': { type: 'boolean', default: true, description: 'one scale per gate row (--no-per-channel: one per layer; --mode weight and dynamic only, static is always per channel)' },
   manifest: { type: 'string', description: 'sidecar metadata to fold in (default: IN.json beside IN.onnx, if it exists)', placeholder: 'M.json' },
 } satisfies OptionSpecs;
 
@@ -43,17 +43,25 @@ export const main = defineCommand({ usage: USAGE, options: SPECS, positionals: [
   const sidecar = manifestPath !== undefined ? readManifest(manifestPath) : undefined;
   const mode = o.mode as QuantizeMode;
   if (o.calibration !== undefined && mode !== 'static') throw configError('calibration', '--mode static (only it uses calibration data)', `--mode ${mode}`);
+  if (mode === 'static' && !o['per-channel']) throw configError('per-channel', `per channel with --mode static (${STATIC_PER_CHANNEL}); --no-per-channel goes with --mode weight or dynamic`, '--no-per-channel');
   const calibration = o.calibration !== undefined ? { series: readCalibration(o.calibration, bytes, input, sidecar), source: o.calibration } : undefined;
   const out = quantizeModel(bytes, { mode, perChannel: o['per-channel'], file: input, ...(sidecar ? { sidecar } : {}), ...(calibration ? { calibration } : {}) });
   // The same checks as any model load, and ONNX Runtime's own, before anything is written.
   const check = await loadModel(out, { sidecar: false, name: output });
   await check.release();
   writeFileAtomic(output, out);
-  const ratio = bytes.length / out.length;
-  process.stderr.write(`edgelstm quantize: wrote ${output}: ${out.length} bytes, ${ratio.toFixed(2)}x smaller than ${input} (${bytes.length} bytes), int8-${mode}${o['per-channel'] ? ', per channel' : ''}\n`);
+  process.stderr.write(`edgelstm quantize: wrote ${output}: ${out.length} bytes, ${sizeComparison(out.length, bytes.length)} ${input} (${bytes.length} bytes), int8-${mode}${o['per-channel'] ? ', per channel' : ''}\n`);
   if (mode === 'static') process.stderr.write(`edgelstm quantize: activation scales ${decodeModel(out).metadata.get('edgelstm.quantization')}\n`);
   if (mode === 'dynamic') process.stderr.write(`edgelstm quantize: caveat: ${DYNAMIC_CAVEAT}\n`);
 });
+
+/**
+ * "2.71x smaller than" when the output is smaller; otherwise "1.45x the size
+ * of" (a tiny model's int8-static graph outweighs its weights).
+ */
+function sizeComparison(outBytes: number, inBytes: number): string {
+  return outBytes < inBytes ? `${(inBytes / outBytes).toFixed(2)}x smaller than` : `${(outBytes / inBytes).toFixed(2)}x the size of`;
+}
 
 /** The calibration CSVs (one file, or every .csv in a folder), read with the model's feature names. */
 function readCalibration(path: string, bytes: Uint8Array, file: string, sidecar: Record<string, unknown> | undefined): RawSeries[] {

@@ -10,8 +10,13 @@ import { int8WeightStorer, layerScales } from './weight-storer';
 import { boundCalibration, calibrate } from './calibrate';
 import { buildStaticModel } from './quantize-static';
 import type { RawSeries } from '../toolchain/series-data';
+import type { LstmWeights } from '../../runtime/contract/weights';
+import { ACTIVATION_PARAMS, type Activation } from '../../runtime/contract/cell-attributes';
 
 export type QuantizeMode = 'weight' | 'dynamic' | 'static';
+
+/** Why --mode static takes no --no-per-channel (said by the command and by quantizeModel). */
+export const STATIC_PER_CHANNEL = 'the int8-static form has one scale per output channel by construction, the input scales being folded into each column; it has no per-layer form';
 
 export interface QuantizeOptions {
   /**
@@ -56,6 +61,9 @@ export function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions = {}): Ui
     throw new ModelError(`--mode ${mode} has no GRU form (it builds LSTM operators); quantize a GRU with the default --mode weight (int8 weights, batch-invariant)`, { file, field: 'mode', expected: 'weight for a GRU', found: mode });
   }
   if (mode === 'static') {
+    // Its scales are per output column by construction (the input scales are folded into each column): no per-layer form.
+    if (!perChannel) throw new RangeError(`perChannel: expected true with mode "static" (${STATIC_PER_CHANNEL}), found false`);
+    refuseStaticUnsupported(weights, file);
     const cal = opts.calibration;
     const calibration = cal ? calibrate(weights, metadata.normalization, cal.series, cal.source) : boundCalibration(weights.inputSize, weights.layers.length);
     return buildStaticModel(weights, calibration, metadata.io, { ...producerProps(onnx), ...encodeMetadata(metadata) });
@@ -68,6 +76,45 @@ export function quantizeModel(bytes: Uint8Array, opts: QuantizeOptions = {}): Ui
   }
   const built = buildLstmModel(weights, { names: metadata.io, metadata: props, storeWeight: int8WeightStorer(layerScales(weights, perChannel)), producerName: 'edgelstm quantize' });
   return foldLstmBiases(mode === 'weight' ? built : toDynamicQuantizeLstm(built, weights, perChannel));
+}
+
+const DEFAULT_LSTM_ACTIVATIONS = ['Sigmoid', 'Tanh', 'Tanh'];
+
+/** A float32 attribute as written (0.3, not 0.30000001192092896). */
+const short = (v: number): number => Number(v.toPrecision(7));
+
+/** HardSigmoid(0.3, 0.4), LeakyRelu(0.01), Tanh: an activation with the parameters it takes. */
+function activationText(x: Activation): string {
+  const p = ACTIVATION_PARAMS[x.name] ?? {};
+  const args = [p.alpha !== undefined ? short(x.alpha) : undefined, p.beta !== undefined ? short(x.beta) : undefined].filter((v) => v !== undefined);
+  return args.length ? `${x.name}(${args.join(', ')})` : x.name;
+}
+
+/**
+ * The int8-static form computes the plain LSTM: sigmoid/tanh/tanh, no
+ * peepholes, no coupled input and forget gates, no clip (lstm-int8-graph.ts,
+ * reference-int8.ts). A layer with any of these would be computed without
+ * them, so it is refused by name with what was found, as a GRU is. An
+ * all-zero P and the default activations written out (as tf2onnx writes
+ * them) compute the same as none, so they pass.
+ */
+function refuseStaticUnsupported(weights: LstmWeights, file: string): void {
+  const found: Array<{ field: string; found: string }> = [];
+  weights.layers.forEach((lw, l) => {
+    const where = `LSTM layer ${l}`;
+    if (lw.P && lw.P.some((v) => v !== 0)) found.push({ field: `${where} P`, found: `peephole weights P [${lw.P.length}], max |P| ${Math.max(...Array.from(lw.P, Math.abs)).toPrecision(3)}` });
+    const a = lw.attributes;
+    if (a?.inputForget) found.push({ field: `${where} input_forget`, found: 'input_forget=1' });
+    if (a?.clip !== undefined) found.push({ field: `${where} clip`, found: `clip=${short(a.clip)}` });
+    if (a?.activations && !(a.activations.length === 3 && a.activations.every((x, i) => x.name === DEFAULT_LSTM_ACTIVATIONS[i]))) {
+      found.push({ field: `${where} activations`, found: `activations=[${a.activations.map(activationText).join(', ')}]` });
+    }
+  });
+  if (found.length === 0) return;
+  throw new ModelError(
+    `--mode static does not implement ${found.map((f) => f.field).join(', ')} (its int8 graph computes the plain LSTM: sigmoid, tanh, tanh, no peepholes, no input_forget, no clip); quantize this model with the default --mode weight, which keeps them`,
+    { file, field: found[0]!.field, expected: 'an LSTM without peepholes, input_forget, clip or non-default activations for --mode static', found: found.map((f) => f.found).join('; ') },
+  );
 }
 
 /** A producer's own metadata_props travel along; edgelstm's are re-encoded. */

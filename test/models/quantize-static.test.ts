@@ -7,6 +7,8 @@ import { quantizeModel } from '../../models/quantize/quantize-model';
 import { main as quantizeMain } from '../../models/quantize/quantize-command';
 import { quantizeActivation } from '../../runtime/backend/reference-int8';
 import { extractLstmWeights } from '../../runtime/onnx/extract-weights';
+import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
+import { encodeMetadata } from '../../runtime/model/metadata';
 import { makeTestModel, maxAbsDiff, tempDir } from '../helpers/models';
 import { captureOutput } from '../helpers/capture';
 
@@ -149,4 +151,79 @@ t.test('an int8-static model reads back as its dequantized float weights (export
     t.ok(bias < 1e-6, `layer ${l}: bias sum kept: ${bias}`);
   }
   t.same(back.head.W, weights.head.W, 'the head stays float32');
+});
+
+const exportsDir = join(__dirname, '..', 'fixtures', 'exports');
+
+t.test('--mode static refuses, by attribute and with what was found, an LSTM it would compute wrongly; nothing is written', async (t) => {
+  // The int8-static graph computes sigmoid/tanh/tanh with no peepholes, no input_forget and no clip.
+  const cases: Array<[string, RegExp[]]> = [
+    ['lstm-peephole', [/LSTM layer 0 P/, /peephole weights P \[18\]/]],
+    ['lstm-input-forget', [/LSTM layer 0 input_forget/, /input_forget=1/]],
+    ['lstm-clip', [/LSTM layer 0 clip/, /clip=\d/]],
+    ['lstm-activations', [/LSTM layer 0 activations/, /activations=\[HardSigmoid\(0\.3\d*, 0\.4\d*\), ScaledTanh\(0\.8\d*, 1\.2\d*\), Softsign\]/]],
+    ['lstm-peephole-input-forget', [/LSTM layer 0 P, LSTM layer 0 input_forget/, /peephole weights P/, /input_forget=1/]],
+  ];
+  const dir = tempDir();
+  for (const [name, res] of cases) {
+    const src = join(dir, `${name}.onnx`);
+    writeFileSync(src, readFileSync(join(exportsDir, `${name}.onnx`)));
+    writeFileSync(join(dir, `${name}.json`), readFileSync(join(exportsDir, `${name}.json`)));
+    const sidecar = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Record<string, unknown>;
+    t.throws(() => quantizeModel(readFileSync(src), { mode: 'static', sidecar, file: src }), /--mode static does not implement/, `${name}: quantizeModel refuses`);
+    const out = join(dir, `${name}-static.onnx`);
+    const r = await captureOutput(() => quantizeMain([src, out, '--mode', 'static']));
+    t.equal(r.value, 1, `${name}: exit 1`);
+    t.match(r.stderr, /--mode static does not implement/, name);
+    for (const re of res) t.match(r.stderr, re, `${name}: ${re}`);
+    t.match(r.stderr, /--mode weight/, `${name}: names the mode that keeps it`);
+    t.notOk(existsSync(out), `${name}: no file written`);
+    // The default mode keeps them, so it still quantizes the same file.
+    const w = await captureOutput(() => quantizeMain([src, join(dir, `${name}-int8.onnx`)]));
+    t.equal(w.value, 0, `${name}: --mode weight still quantizes it (${w.stderr})`);
+  }
+});
+
+t.test('--mode static takes the attributes that compute the plain LSTM: an all-zero P, the default activations written out', async (t) => {
+  const { weights, metadata } = makeTestModel({ hidden: 8, seed: 3 });
+  const spelled = { ...weights, layers: weights.layers.map((l) => ({ ...l, P: new Float32Array(3 * 8), attributes: { activations: [{ name: 'Sigmoid', alpha: 0, beta: 0 }, { name: 'Tanh', alpha: 0, beta: 0 }, { name: 'Tanh', alpha: 0, beta: 0 }] } })) };
+  const bytes = buildLstmModel(spelled, { metadata: encodeMetadata(metadata) });
+  t.ok(decodeModel(bytes).graph.nodes.find((n) => n.opType === 'LSTM')!.attributes.some((a) => a.name === 'activations'), 'the graph spells the activations out');
+  const q = quantizeModel(bytes, { mode: 'static' });
+  t.equal(JSON.parse(decodeModel(q).metadata.get('edgelstm.quantization')!).scheme, 'int8-static');
+});
+
+t.test('--no-per-channel with --mode static is refused, not ignored (the form is per channel by construction)', async (t) => {
+  const dir = tempDir();
+  const input = join(dir, 'in.onnx');
+  writeFileSync(input, makeTestModel({ hidden: 8, seed: 4 }).bytes);
+  const out = join(dir, 'out.onnx');
+  const r = await captureOutput(() => quantizeMain([input, out, '--mode', 'static', '--no-per-channel']));
+  t.equal(r.value, 2, 'bad usage');
+  t.match(r.stderr, /--per-channel: invalid value/);
+  t.match(r.stderr, /found --no-per-channel/);
+  t.match(r.stderr, /one scale per output channel by construction/);
+  t.notOk(existsSync(out), 'no file written');
+  t.throws(() => quantizeModel(makeTestModel({ hidden: 8, seed: 4 }).bytes, { mode: 'static', perChannel: false }), /perChannel: expected true with mode "static"/);
+  const w = await captureOutput(() => quantizeMain([input, out, '--no-per-channel']));
+  t.equal(w.value, 0, '--mode weight still takes it');
+  t.notMatch(w.stderr, /per channel/);
+});
+
+t.test('the size message says "smaller than" only when the output is smaller', async (t) => {
+  const dir = tempDir();
+  const tiny = join(dir, 'tiny.onnx');
+  writeFileSync(tiny, makeTestModel({ hidden: 4, seed: 5 }).bytes);
+  const big = join(dir, 'big.onnx');
+  writeFileSync(big, makeTestModel({ hidden: 64, seed: 5 }).bytes);
+  const grown = await captureOutput(() => quantizeMain([tiny, join(dir, 'tiny-static.onnx'), '--mode', 'static']));
+  t.equal(grown.value, 0, grown.stderr);
+  const [inB, outB] = [readFileSync(tiny).length, readFileSync(join(dir, 'tiny-static.onnx')).length];
+  t.ok(outB > inB, `a tiny model's static form is larger (${outB} > ${inB} bytes)`);
+  t.match(grown.stderr, new RegExp(`${(outB / inB).toFixed(2)}x the size of ${tiny.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(${inB} bytes\\)`));
+  t.notMatch(grown.stderr, /smaller/);
+  const shrunk = await captureOutput(() => quantizeMain([big, join(dir, 'big-int8.onnx')]));
+  const [bigIn, bigOut] = [readFileSync(big).length, readFileSync(join(dir, 'big-int8.onnx')).length];
+  t.ok(bigOut < bigIn);
+  t.match(shrunk.stderr, new RegExp(`${(bigIn / bigOut).toFixed(2)}x smaller than`));
 });
