@@ -10,6 +10,16 @@ const { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log('usage: node scripts/footprint.js   (npm run footprint builds first)\nPacks edgelstm, installs it as the Node-RED palette does into a fresh directory with an empty npm cache,\nadds onnxruntime-node, and prints the README\'s footprint table. Needs the npm registry; about a minute.');
+  process.exit(0);
+}
+if (args.length > 0) {
+  console.error(`footprint.js takes no arguments (got ${args.join(' ')}); --help says what it does`);
+  process.exit(2);
+}
+
 const root = join(__dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const NATIVE = `onnxruntime-node@${pkg.devDependencies['onnxruntime-node']}`;
