@@ -43,21 +43,28 @@ export function reading(device: number, step: number): { topic: string; payload:
   return { topic: `sensors/dev-${device}/telemetry`, payload: JSON.stringify({ value, ts }), key: `dev-${device}@${ts}` };
 }
 
-/** Publishes steps [from, to) of every device over MQTT QoS 1 into NATS's MQTT listener, a step at a time. */
-export async function publishSteps(mqttPort: number, devices: number, from: number, to: number): Promise<void> {
+/**
+ * Publishes steps [from, to) of every device over MQTT QoS 1 into NATS's MQTT listener, a step at a time; fails,
+ * saying how many were acknowledged, if the broker has not acknowledged them all within 180 s.
+ */
+export async function publishSteps(mqttPort: number, devices: number, from: number, to: number, detail: () => string = () => ''): Promise<void> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: `pub-${process.pid}-${from}`, protocolVersion: 4, clean: true });
-  try {
+  let acked = 0;
+  const all = async (): Promise<void> => {
     for (let s = from; s < to; s++) {
       const sends: Promise<unknown>[] = [];
       for (let d = 0; d < devices; d++) {
         const r = reading(d, s);
-        sends.push(c.publishAsync(r.topic, r.payload, { qos: 1 }));
+        sends.push(c.publishAsync(r.topic, r.payload, { qos: 1 }).then(() => acked++));
         if (sends.length >= 500) await Promise.all(sends.splice(0));
       }
       await Promise.all(sends);
     }
+  };
+  try {
+    await within(all(), 180_000, `steps ${from}..${to - 1} of ${devices} devices published`, () => `${acked} of ${devices * (to - from)} acknowledged\n${detail()}`);
   } finally {
-    await c.endAsync();
+    await c.endAsync(true).catch(() => undefined);
   }
 }
 
@@ -87,11 +94,24 @@ export async function readResults(nc: NatsConnection): Promise<string[]> {
   if (last === 0) return out;
   const c = await js.consumers.get('RESULTS');
   const it = await c.consume({ max_messages: 4096 });
-  for await (const m of it) {
-    out.push(m.string());
-    if (m.seq >= last) break;
+  // A stream that stops short of `last` (a message deleted, a leader lost) ends the read after 20 s without one,
+  // rather than waiting for ever; the caller sees what is missing.
+  let idle: NodeJS.Timeout | undefined;
+  const quiet = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => void it.close().catch(() => undefined), 20_000);
+  };
+  quiet();
+  try {
+    for await (const m of it) {
+      out.push(m.string());
+      if (m.seq >= last) break;
+      quiet();
+    }
+  } finally {
+    clearTimeout(idle);
+    await it.close().catch(() => undefined);
   }
-  await it.close().catch(() => undefined);
   return out;
 }
 
@@ -103,6 +123,31 @@ export async function answered(nc: NatsConnection): Promise<number> {
     keys.add(`${r.device}@${r.ts}`);
   }
   return keys.size;
+}
+
+/**
+ * Waits until every one of `n` readings has a result, polling the stream's message count (cheap) and reading the
+ * stream only once the count is there (each read makes a consumer, which a loaded cluster must place). On timeout it
+ * returns, so the caller's checks say which readings lack a result.
+ */
+export async function untilAnswered(t: Test, nc: NatsConnection, n: number, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
+  let got = 0;
+  try {
+    await until(async () => {
+      if ((await resultCount(nc)) < n) return false;
+      got = await answered(nc);
+      if (got >= n) return true;
+      await new Promise((r) => setTimeout(r, 1000));
+      return false;
+    }, timeoutMs, `results of all ${n} readings`);
+  } catch (e) {
+    // Where readings stopped: the input stream (did the broker store them?) and the results stream.
+    const streams = await Promise.all(['EDGELSTM_IN', 'RESULTS'].map(async (name) => {
+      const info = await (await nc.jetstreamManager({ timeout: 10_000 })).streams.info(name).catch((err: unknown) => err as Error);
+      return info instanceof Error ? `${name}: ${info.message}` : `${name}: ${info.state.messages} messages, leader ${info.cluster?.leader ?? '?'}`;
+    }));
+    t.fail(`${got} of ${n} readings answered: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`, { streams, detail: detail() });
+  }
 }
 
 export async function resultCount(nc: NatsConnection): Promise<number> {
@@ -133,11 +178,69 @@ export async function natsClient(servers: string[]): Promise<NatsConnection> {
   return connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
 }
 
+/**
+ * A test's time, shared by its waits: each wait ends, with its detail, before the file's own timeout would
+ * end the test without saying which step hung. `mark` records how long each phase took, for the report.
+ */
+export class Budget {
+  readonly #end: number;
+  readonly #t0 = Date.now();
+  #last = Date.now();
+  readonly phases: string[] = [];
+  constructor(t: Test, ms: number) {
+    this.#end = Date.now() + ms;
+    t.setTimeout(ms + 60_000);
+  }
+  /** The time a wait may take: its own limit, or what is left of the test's (less a margin to report). */
+  limit(ms: number): number {
+    return Math.max(1000, Math.min(ms, this.#end - Date.now() - 10_000));
+  }
+  mark(phase: string): void {
+    const now = Date.now();
+    this.phases.push(`${phase} ${((now - this.#last) / 1000).toFixed(1)} s`);
+    this.#last = now;
+  }
+  report(): string {
+    return `phases (${((Date.now() - this.#t0) / 1000).toFixed(1)} s): ${this.phases.join(', ')}`;
+  }
+}
+
+let budget: Budget | undefined;
+/** Makes every wait of this file end within `ms` (see Budget). */
+export function withBudget(t: Test, ms: number): Budget {
+  budget = new Budget(t, ms);
+  return budget;
+}
+
+function limit(ms: number): number {
+  return budget === undefined ? ms : budget.limit(ms);
+}
+
+/** `p`, or an error naming `what` (with the detail and the phases so far) once `ms` have passed. */
+export async function within<T>(p: Promise<T>, ms: number, what: string, detail: () => string = () => ''): Promise<T> {
+  const max = limit(ms);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${max} ms${budget ? `\n${budget.report()}` : ''}${detail() ? `\n${detail()}` : ''}`)), max);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, detail: () => string = () => ''): Promise<void> {
+  const max = limit(timeoutMs);
   const t0 = Date.now();
-  // A condition that throws (a request timing out on a loaded machine) is simply not met yet.
-  while (!(await Promise.resolve().then(cond).catch(() => false))) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${detail() ? `\n${detail()}` : ''}`);
+  // A condition that throws or hangs (a request timing out on a loaded machine) is simply not met yet.
+  const attempt = (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 30_000); });
+    return Promise.race([Promise.resolve().then(cond).catch(() => false), hung]).finally(() => clearTimeout(timer));
+  };
+  while (!(await attempt())) {
+    if (Date.now() - t0 > max) throw new Error(`timed out waiting for ${what} (${max} ms)${budget ? `\n${budget.report()}` : ''}${detail() ? `\n${detail()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -188,7 +291,8 @@ export function checkExactlyOnce(t: Test, got: string[], reference: Map<string, 
     else plain.set(key, (plain.get(key) ?? 0) + 1);
   }
   t.equal(wrong, 0, 'every result equals the uninterrupted run, bit for bit');
-  t.equal([...reference.keys()].filter((k) => !seen.has(k)).length, 0, 'no reading without a result');
+  const missing = [...reference.keys()].filter((k) => !seen.has(k));
+  t.equal(missing.length, 0, 'no reading without a result', { missing: missing.slice(0, 20) });
   t.equal([...plain.values()].filter((n) => n > 1).length, 0, 'no reading with two unflagged results');
   t.equal([...seen].filter((k) => !reference.has(k)).length, 0, 'no result for a reading that was never sent');
   return { flagged };

@@ -6,7 +6,8 @@ import { startNatsCluster, startNode, stopNode, type NatsNode } from '../../benc
 import * as h from './cluster-harness';
 
 // A 3-node JetStream cluster of real nats-servers (Debian's 2.9.x) on loopback; every instance is the compiled CLI.
-t.setTimeout(600_000);
+// Each test's waits share a budget (h.withBudget) that ends before tap's file timeout, so a hang says where.
+t.setTimeout(660_000);
 
 const PARTITIONS = 16;
 
@@ -18,6 +19,7 @@ t.test('a 3-node JetStream cluster: a NATS node restarted and an instance killed
   const extra = ['--partitions', String(PARTITIONS), '--cluster-replicas', '3'];
   const instances: h.Instance[] = [];
   const detail = (): string => instances.map((i) => `--- ${i.name}\n${i.output().slice(-3000)}`).join('\n') + nodes.map((x) => `--- ${x.name}\n${x.log().slice(-2000)}`).join('\n');
+  const budget = h.withBudget(t, 540_000);
   t.teardown(async () => {
     for (const i of instances) i.process.kill('SIGKILL');
     await nc.close().catch(() => undefined);
@@ -29,10 +31,13 @@ t.test('a 3-node JetStream cluster: a NATS node restarted and an instance killed
   const reference = h.referenceResults(DEVICES, STEPS);
   // JetStream needs its meta leader before streams can be made.
   await h.until(async () => h.resultsStream(nc, 3).then(() => true, () => false), 60_000, 'the JetStream cluster to elect a leader', detail);
+  budget.mark('leader elected');
   for (const name of ['x', 'y']) instances.push(h.startInstance(name, urls, extra));
   await h.untilBalanced(nc, PARTITIONS, ['x', 'y'], 120_000, detail);
+  budget.mark('x, y balanced');
   const mqttNode = nodes[0]!;
-  await h.publishSteps(mqttNode.mqttPort, DEVICES, 0, 1);
+  await h.publishSteps(mqttNode.mqttPort, DEVICES, 0, 1, detail);
+  budget.mark('step 0 sent');
 
   // kill -9 and restart a NATS node while step 1 streams in: neither the one the devices publish to nor the input
   // stream's leader (nats-server 2.9 acknowledges an MQTT QoS 1 publish before the stream stores it, so readings
@@ -41,22 +46,28 @@ t.test('a 3-node JetStream cluster: a NATS node restarted and an instance killed
   const leader = (await (await nc.jetstreamManager()).streams.info('EDGELSTM_IN')).cluster?.leader;
   const victim = nodes.slice(1).find((x) => x.name !== leader)!;
   t.comment(`restarting NATS node ${victim.name} (input stream leader: ${leader ?? '?'})`);
-  const step1 = h.publishSteps(mqttNode.mqttPort, DEVICES, 1, 2);
+  const step1 = h.publishSteps(mqttNode.mqttPort, DEVICES, 1, 2, detail);
   await stopNode(victim, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 2000));
   await startNode(victim);
   await step1;
-  await h.publishSteps(mqttNode.mqttPort, DEVICES, 2, 3);
+  budget.mark('step 1 sent, NATS node restarted');
+  await h.publishSteps(mqttNode.mqttPort, DEVICES, 2, 3, detail);
+  budget.mark('step 2 sent');
 
   // kill -9 an instance while step 3 streams in
-  const step3 = h.publishSteps(mqttNode.mqttPort, DEVICES, 3, 4);
+  const step3 = h.publishSteps(mqttNode.mqttPort, DEVICES, 3, 4, detail);
   instances[0]!.process.kill('SIGKILL');
   await step3;
+  budget.mark('step 3 sent, x killed');
   await h.untilBalanced(nc, PARTITIONS, ['y'], 120_000, detail);
+  budget.mark('y owns all');
 
-  const ref = await reference;
-  await h.until(async () => (await h.answered(nc)) >= ref.size, 300_000, `results of all ${ref.size} readings`, detail);
+  const ref = await h.within(reference, 120_000, 'the reference results');
+  await h.untilAnswered(t, nc, ref.size, 300_000, detail);
+  budget.mark('all answered');
   await new Promise((r) => setTimeout(r, 1500));
   const { flagged } = h.checkExactlyOnce(t, await h.readResults(nc), ref);
   t.comment(`${flagged} results flagged as redelivered`);
+  t.comment(budget.report());
 });

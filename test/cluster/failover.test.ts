@@ -7,7 +7,8 @@ import * as h from './cluster-harness';
 import { ttlBucket } from '../../runtime/cluster/leases';
 
 // A real nats-server (Debian's 2.9.x) on free ports; every instance is the compiled CLI as its own process.
-t.setTimeout(600_000);
+// Each test's waits share a budget (h.withBudget) that ends before tap's file timeout, so a hang says where.
+t.setTimeout(660_000);
 
 const PARTITIONS = 16;
 
@@ -38,6 +39,7 @@ t.test('one NATS server: kill -9, a new instance, a graceful stop and a frozen i
   const extra = ['--partitions', String(PARTITIONS)];
   const instances: h.Instance[] = [];
   const detail = (): string => instances.map((i) => `--- ${i.name}\n${i.output().slice(-3000)}`).join('\n');
+  const budget = h.withBudget(t, 540_000);
   t.teardown(async () => {
     for (const i of instances) i.process.kill('SIGKILL');
     await nc.close().catch(() => undefined);
@@ -50,40 +52,47 @@ t.test('one NATS server: kill -9, a new instance, a graceful stop and a frozen i
   await h.resultsStream(nc, 1);
   for (const name of ['a', 'b', 'c']) instances.push(h.startInstance(name, url, extra));
   await h.untilBalanced(nc, PARTITIONS, ['a', 'b', 'c'], 120_000, detail);
+  budget.mark('a, b, c balanced');
 
-  await h.publishSteps(n.mqttPort, DEVICES, 0, 1);
+  await h.publishSteps(n.mqttPort, DEVICES, 0, 1, detail);
   // a reading the stream holds twice (an MQTT QoS 1 publish stored again): answered once, stepped once
   await h.publishAgain(n.mqttPort, 7, 0);
   // kill -9 while step 1 streams in
-  const step1 = h.publishSteps(n.mqttPort, DEVICES, 1, 2);
+  const step1 = h.publishSteps(n.mqttPort, DEVICES, 1, 2, detail);
   await h.until(async () => (await h.resultCount(nc)) > DEVICES * 1.2, 120_000, 'results of step 1 flowing', detail);
   instances[0]!.process.kill('SIGKILL');
   await step1;
   instances.push(h.startInstance('d', url, extra));
   await h.untilBalanced(nc, PARTITIONS, ['b', 'c', 'd'], 120_000, detail);
+  budget.mark('a killed, d balanced');
 
   // a graceful stop while step 2 streams in
-  const step2 = h.publishSteps(n.mqttPort, DEVICES, 2, 3);
+  const step2 = h.publishSteps(n.mqttPort, DEVICES, 2, 3, detail);
   await h.until(async () => (await h.resultCount(nc)) > DEVICES * 2.2, 120_000, 'results of step 2 flowing', detail);
   instances[1]!.process.kill('SIGTERM');
   t.equal(await instances[1]!.exited, 0, 'a stopped instance hands its partitions over and exits 0');
   await step2;
   await h.untilBalanced(nc, PARTITIONS, ['c', 'd'], 120_000, detail);
+  budget.mark('b stopped, c, d balanced');
 
   // a frozen instance (SIGSTOP) past its leases' time to live, woken up while step 4 streams in
-  await h.publishSteps(n.mqttPort, DEVICES, 3, 4);
+  await h.publishSteps(n.mqttPort, DEVICES, 3, 4, detail);
   instances[2]!.process.kill('SIGSTOP');
   await h.untilBalanced(nc, PARTITIONS, ['d'], 120_000, detail);
-  const step4 = h.publishSteps(n.mqttPort, DEVICES, 4, 5);
+  budget.mark('c frozen, d owns all');
+  const step4 = h.publishSteps(n.mqttPort, DEVICES, 4, 5, detail);
   instances[2]!.process.kill('SIGCONT');
   await step4;
   await h.untilBalanced(nc, PARTITIONS, ['c', 'd'], 120_000, detail);
+  budget.mark('c woken, c, d balanced');
 
-  const ref = await reference;
-  await h.until(async () => (await h.answered(nc)) >= ref.size, 300_000, `results of all ${ref.size} readings`, detail);
+  const ref = await h.within(reference, 120_000, 'the reference results');
+  await h.untilAnswered(t, nc, ref.size, 300_000, detail);
+  budget.mark('all answered');
   // let any late (wrong) publication arrive before counting
   await new Promise((r) => setTimeout(r, 1500));
   const { flagged } = h.checkExactlyOnce(t, await h.readResults(nc), ref);
   t.comment(`${flagged} results published again after kill -9, flagged as redelivered`);
+  t.comment(budget.report());
   t.match(instances[2]!.output(), /partition abandoned/, 'the frozen instance gave its partitions up when it woke');
 });
