@@ -24,7 +24,7 @@ export function loadNative(): OrtModule {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'MODULE_NOT_FOUND' && /'onnxruntime-node'/.test(err.message)) {
-      throw new RuntimeUnavailable(`onnxruntime-node is not installed (npm install ${NATIVE_PACKAGE} --onnxruntime-node-install=skip)`);
+      throw new RuntimeUnavailable(`onnxruntime-node is not installed (npm install ${NATIVE_PACKAGE} --save-exact --ignore-scripts)`);
     }
     throw new RuntimeUnavailable(`onnxruntime-node does not load on ${process.platform}-${process.arch}: ${firstLine(err.message)}`);
   }

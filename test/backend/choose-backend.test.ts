@@ -43,7 +43,7 @@ t.test('auto: wasm when onnxruntime-node is not installed, and the reason says h
   const m = await withoutNative(missing(), () => loadModel(makeTestModel(spec).bytes));
   t.teardown(() => m.release());
   t.equal(m.backend.kind, 'wasm');
-  t.match(m.backendChoice.reason, /onnxruntime-node is not installed \(npm install onnxruntime-node@1\.30\.0 --onnxruntime-node-install=skip\)/);
+  t.match(m.backendChoice.reason, /onnxruntime-node is not installed \(npm install onnxruntime-node@1\.30\.0 --save-exact --ignore-scripts\)/);
 });
 
 t.test('auto: wasm when the native binary does not load (musl, 32-bit arm)', async (t) => {
@@ -56,7 +56,7 @@ t.test('auto: wasm when the native binary does not load (musl, 32-bit arm)', asy
 
 t.test('naming native where it is missing is an error naming the backend, not a silent fallback', async (t) => {
   await withoutNative(missing(), () =>
-    t.rejects(loadModel(makeTestModel(spec).bytes, { backend: 'native' }), new ModelError('backend is not available here', { field: 'backend', expected: 'native', found: 'onnxruntime-node is not installed (npm install onnxruntime-node@1.30.0 --onnxruntime-node-install=skip)' })),
+    t.rejects(loadModel(makeTestModel(spec).bytes, { backend: 'native' }), new ModelError('backend is not available here', { field: 'backend', expected: 'native', found: 'onnxruntime-node is not installed (npm install onnxruntime-node@1.30.0 --save-exact --ignore-scripts)' })),
   );
 });
 
