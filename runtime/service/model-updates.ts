@@ -17,6 +17,8 @@ export interface ModelUpdatesDeps {
   log: Logger;
   /** Publishes a status message (QoS 1), when connected. */
   publish(topic: string, payload: string): void;
+  /** After a swap, with the new engine in use (the Sparkplug link follows its features). */
+  onSwapped?(): void;
 }
 
 /**
@@ -120,6 +122,7 @@ export class ModelUpdates {
     const next = await host.loadModel(bytes, name);
     return host.swapNow(next, async ({ model, fingerprint, statesKept }) => {
       if (!statesKept) recovery.forgetAll();
+      this.#d.onSwapped?.();
       metrics.reloads.inc({ outcome: statesKept ? 'kept-state' : 'reset-state' });
       log.info({ model, fingerprint, statesKept, backend: next.backendChoice.kind, reason: next.backendChoice.reason }, 'model reloaded');
       // The journal's readings were stepped by the old model: a snapshot under the new one starts a new journal.

@@ -80,7 +80,7 @@ export class MqttService {
       ...(sp?.edge ? { publishResult: (r: Result, done: () => void) => sp.result(r, done) } : {}),
       ...(ha ? { onPublished: (r: Result, topic: string) => ha.result(r, topic) } : {}),
     });
-    this.#updates = new ModelUpdates({ cfg, host, recovery: this.#recovery, metrics, log, publish: (topic, payload) => void this.#conn?.client.publish(topic, payload, { qos: 1 }) });
+    this.#updates = new ModelUpdates({ cfg, host, recovery: this.#recovery, metrics, log, publish: (topic, payload) => void this.#conn?.client.publish(topic, payload, { qos: 1 }), onSwapped: () => sp?.reshape(this.engine.shape) });
     // With --control off the topic is not subscribed; a name no broker delivers keeps it out of the table as well.
     this.#topics = new TopicTable(cfg.controlEnabled ? cfg.controlTopic : '\u0000control-off', cfg.input, {
       // The fleet model-update agent has its own listener on its topic.

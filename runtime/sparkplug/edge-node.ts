@@ -39,9 +39,13 @@ export class SparkplugEdgeNode {
   /** Device id (as in results) -> its Sparkplug id and last metrics (for DBIRTH after a rebirth). */
   readonly #born = new Map<string, { id: string; last: OutMetric[] }>();
   #connected = false;
+  #features: readonly string[];
+  #targets: readonly string[];
 
   constructor(o: EdgeNodeOptions) {
     this.#o = o;
+    this.#features = o.features;
+    this.#targets = o.targets;
     this.#bdSeq = (o.bdSeq ?? 0) & 255;
     o.onNextBdSeq?.((this.#bdSeq + 1) & 255);
   }
@@ -74,6 +78,18 @@ export class SparkplugEdgeNode {
     if (!this.#connected) return;
     this.#seq = -1;
     this.#birthAll();
+  }
+
+  /**
+   * A model with other features or targets is in use: a device's metric set changes, which Sparkplug
+   * announces with births (section 6.4.6). A new NBIRTH (same bdSeq, seq from 0) ends the devices' births at
+   * every host; each device is born again, with the new metrics, before its next DDATA.
+   */
+  reshape(features: readonly string[], targets: readonly string[]): void {
+    this.#features = features;
+    this.#targets = targets;
+    this.#born.clear();
+    this.rebirth();
   }
 
   /** Publishes a result as DDATA (its device's DBIRTH first, if it has none yet). */
@@ -125,10 +141,10 @@ export class SparkplugEdgeNode {
       { name: 'anomaly', type: 'Boolean', value: r.anomaly, timestamp: ts },
       { name: 'warmup', type: 'Boolean', value: r.warmup, timestamp: ts },
     ];
-    this.#o.features.forEach((f, i) => m.push({ name: `value/${f}`, type: 'Double', value: r.values[i] ?? null, timestamp: ts }));
-    const T = this.#o.targets.length;
+    this.#features.forEach((f, i) => m.push({ name: `value/${f}`, type: 'Double', value: r.values[i] ?? null, timestamp: ts }));
+    const T = this.#targets.length;
     for (let i = 0; i < T; i++) {
-      const t = this.#o.targets[i]!;
+      const t = this.#targets[i]!;
       m.push(
         { name: `expected/${t}`, type: 'Double', value: r.expected?.[i] ?? null, timestamp: ts },
         { name: `forecast/${t}`, type: 'Double', value: r.forecast[i] ?? null, timestamp: ts },

@@ -71,17 +71,47 @@ export class SparkplugHost {
   readonly #lastRebirth = new Map<string, number>();
   /** metric name -> feature index. */
   readonly #featureOf = new Map<string, number>();
-  readonly #F: number;
+  #F: number;
 
   constructor(o: SparkplugHostOptions) {
     this.#o = o;
     this.#F = o.features.length;
-    o.features.forEach((f, i) => this.#featureOf.set(f, i));
-    for (const [metric, feature] of o.metricMap ?? []) {
-      const i = o.features.indexOf(feature);
-      if (i < 0) throw new EdgeLstmError('E_CONFIG', `sparkplug metric map names feature "${feature}", not one of the model's`, { field: 'sparkplug-metrics', expected: o.features.join(', '), found: feature });
-      this.#featureOf.set(metric, i);
+    const unknown = this.#map(o.features, o.metricMap);
+    if (unknown.length > 0) throw new EdgeLstmError('E_CONFIG', `sparkplug metric map names feature "${unknown[0]!}", not one of the model's`, { field: 'sparkplug-metrics', expected: o.features.join(', '), found: unknown[0]! });
+  }
+
+  /** Fills metric name -> feature index; returns the map's features the model lacks (their entries not used). */
+  #map(features: readonly string[], metricMap: ReadonlyMap<string, string> | undefined): string[] {
+    this.#featureOf.clear();
+    features.forEach((f, i) => this.#featureOf.set(f, i));
+    const unknown: string[] = [];
+    for (const [metric, feature] of metricMap ?? []) {
+      const i = features.indexOf(feature);
+      if (i < 0) unknown.push(feature);
+      else this.#featureOf.set(metric, i);
     }
+    return unknown;
+  }
+
+  /**
+   * A model with other features is in use: metrics map to its features (by name, or by `metricMap`, whose
+   * entries naming a feature it lacks are returned and left unused), every device's latest values are
+   * forgotten (they were the old features'), and every edge node with a live session is asked for a rebirth
+   * (its births carry every metric's value again). Alias tables are kept: they name metrics, not features.
+   */
+  setFeatures(features: readonly string[], metricMap?: ReadonlyMap<string, string>): string[] {
+    this.#F = features.length;
+    const unknown = this.#map(features, metricMap);
+    for (const [key, node] of this.#nodes) {
+      node.values = new Float64Array(this.#F).fill(NaN);
+      for (const d of node.devices.values()) d.values = new Float64Array(this.#F).fill(NaN);
+      if (!node.online) continue;
+      const slash = key.indexOf('/');
+      this.#lastRebirth.set(key, Date.now());
+      this.counts.add('rebirth_request');
+      this.#o.requestRebirth(key.slice(0, slash), key.slice(slash + 1));
+    }
+    return unknown;
   }
 
   /** Engine device id of a Sparkplug device (or, without `device`, of the edge node's own metrics). */

@@ -53,6 +53,8 @@ export class SparkplugLink {
   /** The primary host's STATE session (made in attach, with --payload sparkplug and a host id). */
   #state: SparkplugHostState | undefined;
   #stopped = false;
+  readonly #metricMap: ReadonlyMap<string, string>;
+  #shape: { features: readonly string[]; targets: readonly string[] };
 
   constructor(cfg: SparkplugConfig, shape: { features: readonly string[]; targets: readonly string[] }, maxBytes: number, registry: Registry, readsSparkplug: boolean, log?: SparkplugLog) {
     // The codec is a peer dependency: a missing one stops start-up with the install command, not the first message.
@@ -65,6 +67,8 @@ export class SparkplugLink {
     this.#commandTopic = cfg.results && !readsSparkplug ? sparkplugTopic(cfg.group, 'NCMD', cfg.node) : undefined;
     this.#hostId = readsSparkplug ? cfg.hostId : undefined;
     this.#log = log;
+    this.#metricMap = cfg.metricMap;
+    this.#shape = shape;
     // The edge node's bdSeq goes on across restarts when there is a state file (a late NDEATH of the last run kills no new session).
     const bdSeqFile = cfg.results && cfg.stateFile !== undefined ? new BdSeqFile(cfg.stateFile) : undefined;
     const persist = bdSeqFile
@@ -147,6 +151,20 @@ export class SparkplugLink {
     } catch {
       this.host.counts.add('bad_payload');
     }
+  }
+
+  /**
+   * After a model swap: when the new model's features or targets differ, readings map to its features (the
+   * edge nodes asked for births) and results go out under births with its metrics. The same shape: nothing.
+   */
+  reshape(shape: { features: readonly string[]; targets: readonly string[] }): void {
+    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (same(shape.features, this.#shape.features) && same(shape.targets, this.#shape.targets)) return;
+    this.#shape = shape;
+    const unused = this.host.setFeatures(shape.features, this.#metricMap);
+    if (unused.length > 0) this.#log?.warn('--sparkplug-metrics names features the new model lacks: those entries are not used', { features: unused, model: shape.features });
+    this.edge?.reshape(shape.features, shape.targets);
+    this.#log?.info('Sparkplug metrics follow the new model: rebirths requested and published', { features: shape.features, targets: shape.targets });
   }
 
   /** Publishes a result as DDATA (only with results as Sparkplug). */
