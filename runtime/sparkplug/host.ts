@@ -107,9 +107,7 @@ export class SparkplugHost {
       for (const d of node.devices.values()) d.values = new Float64Array(this.#F).fill(NaN);
       if (!node.online) continue;
       const slash = key.indexOf('/');
-      this.#lastRebirth.set(key, Date.now());
-      this.counts.add('rebirth_request');
-      this.#o.requestRebirth(key.slice(0, slash), key.slice(slash + 1));
+      this.#rebirth(key.slice(0, slash), key.slice(slash + 1), Date.now(), true);
     }
     return unknown;
   }
@@ -283,10 +281,11 @@ export class SparkplugHost {
     return this.#refuse('E_SPARKPLUG', `${t.type} dropped: ${message}; rebirth requested`, 'birth', t.type === 'NDATA' || t.device === undefined ? 'NBIRTH' : 'DBIRTH', 'none');
   }
 
-  #rebirth(group: string, edge: string, now: number): void {
+  /** Asks an edge node for its births, at most once per rebirthIntervalMs unless `always` (a new model's features). */
+  #rebirth(group: string, edge: string, now: number, always = false): void {
     const key = `${group}/${edge}`;
     const last = this.#lastRebirth.get(key);
-    if (last !== undefined && now - last < this.#o.rebirthIntervalMs) return;
+    if (!always && last !== undefined && now - last < this.#o.rebirthIntervalMs) return;
     if (this.#lastRebirth.size >= MAX_REBIRTH_MEMORY) this.#lastRebirth.clear();
     this.#lastRebirth.set(key, now);
     this.counts.add('rebirth_request');
