@@ -142,6 +142,8 @@ export function resolveEngineOptions(o: EngineOptions = {}): ResolvedEngineOptio
   num('scoring.minCorrelation', s.minCorrelation, 0, 1);
   int('scoring.seasonDays', s.seasonDays, 1);
   int('scoring.seasonWindow', s.seasonWindow, 1);
+  num('scoring.weekWeight', s.weekWeight, 0, 1e9);
+  int('scoring.weekProfileWeeks', s.weekProfileWeeks, 1, 7);
   int('scoring.refractory', s.refractory, s.calmZ > 0 ? 1 : 0); // with calmZ, 0 would reopen an episode at the next reading
   int('scoring.relearnAfter', s.relearnAfter, 0);
   num('scoring.relearnAfterMs', s.relearnAfterMs, 0, Number.MAX_SAFE_INTEGER);

@@ -9,9 +9,10 @@ import type { DeviceStateStore } from './store';
  * snapshots are refused, not misread. 2: the detector's per-feature
  * statistics and episodes (runtime/engine/scoring) replaced the likelihood ring.
  * 3: the naive forecast's error statistics. 4: the time-of-day profile and the
- * recent-error statistics that calm an episode.
+ * recent-error statistics that calm an episode. 5: the week profile (its bins
+ * stored as float32 pairs in the Float64 row).
  */
-export const SNAPSHOT_FORMAT_VERSION = 4;
+export const SNAPSHOT_FORMAT_VERSION = 5;
 const MAGIC = Buffer.from('EDGELSTM-STATE\n', 'latin1');
 
 interface SnapshotHeader {

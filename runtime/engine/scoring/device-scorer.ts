@@ -33,7 +33,8 @@ import { distributionNines, foldDistribution } from './running-distribution';
 import { ninesToLikelihood } from './surprise';
 import type { ScoringOptions } from './scoring-options';
 import { learnRelationError, learnRelations, relationError, relationEvidence, RELATION_FEATURE_WIDTH, RELATION_MAX_TARGETS, relationWidth, standardize } from './relations';
-import { learnSeason, learnSeasonBin, SEASON_DEVICE_WIDTH, SEASON_FEATURE_WIDTH, SeasonEvidence, seasonBin, seasonDays, seasonEvidence } from './season-profile';
+import { learnProfileError, learnSeason, learnSeasonBin, profileErrorEvidence, PROFILE_ERROR_WIDTH, SEASON_DEVICE_WIDTH, SEASON_FEATURE_WIDTH, SeasonEvidence, seasonBin, seasonDays, seasonEvidence } from './season-profile';
+import { learnWeek, learnWeekBin, WEEK_DEVICE_WIDTH, WEEK_FEATURE_WIDTH, weekBin, weekDev, weekMean, weekWeeks } from './week-profile';
 
 // Device record.
 const ACTIVE = 0;
@@ -48,7 +49,9 @@ const SEEN = 7;
 const TAIL = 8;
 /** The time-of-day profile's device block (season-profile.ts). */
 const SEASON = 9;
-export const DEVICE_WIDTH = SEASON + SEASON_DEVICE_WIDTH;
+/** The week profile's device block (week-profile.ts). */
+const WEEK = SEASON + SEASON_DEVICE_WIDTH;
+export const DEVICE_WIDTH = WEEK + WEEK_DEVICE_WIDTH;
 
 // Feature record, after the device record.
 const N = 0;
@@ -78,7 +81,11 @@ const FAST_VAR = 20;
 const REL = 21;
 /** The feature's time-of-day profile (season-profile.ts). */
 const SEASON_F = REL + RELATION_FEATURE_WIDTH;
-export const FEATURE_WIDTH = SEASON_F + SEASON_FEATURE_WIDTH;
+/** The feature's week profile (week-profile.ts). */
+const WEEK_F = SEASON_F + SEASON_FEATURE_WIDTH;
+/** The statistics of the week profile's error (season-profile.ts's profileErrorEvidence). */
+const WEEK_ERR = WEEK_F + WEEK_FEATURE_WIDTH;
+export const FEATURE_WIDTH = WEEK_ERR + PROFILE_ERROR_WIDTH;
 
 export function scoringWidth(targets: number): number {
   return DEVICE_WIDTH + targets * FEATURE_WIDTH + relationWidth(targets);
@@ -143,6 +150,9 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
   let plain = true;
   const exp = inp.expected;
   const bin = o.seasonWeight > 0 ? seasonBin(inp.ts) : 0;
+  const weekly = o.seasonWeight > 0 && o.weekWeight > 0;
+  const wbin = weekly ? weekBin(inp.ts) : 0;
+  const weekReady = weekly && weekWeeks(a, off + WEEK, wbin) >= o.weekProfileWeeks;
   // Relations between the targets: every target's standardized value first (against its level before any episode).
   const pairs = off + DEVICE_WIDTH + T * FEATURE_WIDTH;
   const related = o.relationWeight > 0 && relationWidth(T) > 0;
@@ -191,6 +201,15 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
         // The larger of the two, the profile's less its weight: a reading the forecasters find plausible can
         // still be far from what this hour usually reads.
         if (SEASON_OUT.nines - o.seasonWeight > nines) nines = SEASON_OUT.nines - o.seasonWeight;
+        if (weekly) {
+          // The same for the bin of the week, once in use (its error has its own distribution: a week's
+          // rhythm is tighter than the day's, whose history mixes workdays and weekends).
+          const wf = f + WEEK_F;
+          const wz = weekReady ? Math.min(Math.abs(v - weekMean(a, wf, wbin)) / (weekDev(a, wf, wbin) + 1e-12), o.zCap) : 0;
+          profileErrorEvidence(o, a, f + WEEK_ERR, wz, weekReady, SEASON_OUT);
+          if (SEASON_OUT.z > zc) zc = SEASON_OUT.z;
+          if (SEASON_OUT.nines - o.weekWeight > nines) nines = SEASON_OUT.nines - o.weekWeight;
+        }
       }
       if (related && inp.steps >= o.noveltyAfter) {
         const e = relationError(a, pairs, T, t, ZS, o.minCorrelation);
@@ -297,6 +316,7 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
   }
   if (learn) {
     const binReadings = o.seasonWeight > 0 && exp !== null ? learnSeasonBin(a, off + SEASON, bin, inp.ts) : 0;
+    const weekReadings = weekly && exp !== null ? learnWeekBin(o, a, off + WEEK, wbin, inp.ts) : 0;
     if (related) learnRelations(a, pairs, T, ZS, a[off + SEEN]!, o.levelWindow);
     for (let t = 0; t < T; t++) {
       const f = off + DEVICE_WIDTH + t * FEATURE_WIDTH;
@@ -321,6 +341,10 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
       a[f + N] = n;
       if (related && inp.steps >= o.noveltyAfter && HAS_REL[t] === 1) learnRelationError(o, a, f + REL);
       if (binReadings > 0) learnSeason(o, a, f + SEASON_F, v, bin, binReadings, seasonDays(a, off + SEASON, bin));
+      if (weekReadings > 0) {
+        if (weekReady) learnProfileError(o, a, f + WEEK_ERR);
+        learnWeek(a, f + WEEK_F, v, wbin, weekReadings);
+      }
     }
   }
   // Inside an episode the published likelihood stays below the alarm level: it crosses the threshold once per episode.

@@ -40,6 +40,18 @@ export interface ScoringOptions {
   /** Horizon of each hour's mean and deviation, in readings. Default 500. */
   seasonWindow: number;
   /**
+   * The week profile (week-profile.ts: 42 bins of 4 hours): per bin of the (UTC) week, each
+   * feature's usual value and spread, learned outside episodes; a reading far from it (a weekday that
+   * reads like a Sunday, a holiday) is evidence the time-of-day profile cannot give, since its history
+   * mixes workdays and weekends. Its error is scored like the daily profile's, with its own distribution;
+   * its nines less this discount count when they are the larger. 0: off. Default 3 (NAB tuning half:
+   * likelihood 68.36 -> 73.25, flag 62.59 -> 63.89; runtime/eval/PROTOCOL.md rows 31-40). Needs
+   * `seasonWeight` > 0.
+   */
+  weekWeight: number;
+  /** Weeks a bin of the week must have been learned in before its profile is used, 1..7. Default 3. */
+  weekProfileWeeks: number;
+  /**
    * Relations between a device's target features (relations.ts): a feature off against the partners it
    * normally moves with counts; its nines less this discount when larger; a relation still broken keeps an
    * episode open. Counts once 200 readings of its error have been learned after `noveltyAfter`. 0: off.
@@ -120,6 +132,8 @@ export const SCORING_DEFAULTS: Readonly<ScoringOptions> = Object.freeze({
   seasonWeight: 2,
   seasonDays: 2,
   seasonWindow: 500,
+  weekWeight: 3,
+  weekProfileWeeks: 3,
   relationWeight: 1,
   minCorrelation: 0.7,
   stuckNines: 6,

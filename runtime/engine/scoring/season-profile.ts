@@ -57,11 +57,26 @@ export class SeasonEvidence {
 export function seasonEvidence(o: ScoringOptions, a: Float64Array, f: number, v: number, b: number, days: number, out: SeasonEvidence): void {
   const ready = days >= o.seasonDays;
   const z = ready ? Math.min(Math.abs(v - a[f + MEAN + b]!) / (a[f + DEV + b]! + 1e-12), o.zCap) : 0;
-  const n = a[f + N]!;
-  const short = a[f + SHORT]! + (z - a[f + SHORT]!) / Math.min(n + 1, o.shortWindow);
-  a[f + SHORT] = short;
+  profileErrorEvidence(o, a, f, z, ready, out);
+}
+
+/** Slots of a profile's error statistics (short-term view, its long-term mean and variance, readings learned). */
+export const PROFILE_ERROR_WIDTH = 4;
+
+/** Scores a profile's scaled error `z` with the error statistics at `s` (a feature block's first slots, or a block of PROFILE_ERROR_WIDTH). */
+export function profileErrorEvidence(o: ScoringOptions, a: Float64Array, s: number, z: number, ready: boolean, out: SeasonEvidence): void {
+  const n = a[s + N]!;
+  const short = a[s + SHORT]! + (z - a[s + SHORT]!) / Math.min(n + 1, o.shortWindow);
+  a[s + SHORT] = short;
   out.z = z;
-  out.nines = ready && n >= 1 ? distributionNines(a, f + LONG_MEAN, f + LONG_VAR, short, o.minStd) : NaN;
+  out.nines = ready && n >= 1 ? distributionNines(a, s + LONG_MEAN, s + LONG_VAR, short, o.minStd) : NaN;
+}
+
+/** Learns the short-term view at `s` into its long-term distribution (a normal reading of a profile in use). */
+export function learnProfileError(o: ScoringOptions, a: Float64Array, s: number): void {
+  const n = a[s + N]! + 1;
+  foldDistribution(a, s + LONG_MEAN, s + LONG_VAR, a[s + SHORT]!, 1 / Math.min(n, o.longWindow));
+  a[s + N] = n;
 }
 
 /** Counts a normal reading into its hour (device block at `d`; the day into the hour's days); returns the hour's readings. */
@@ -78,12 +93,8 @@ export function learnSeasonBin(a: Float64Array, d: number, b: number, ts: number
 
 /** Folds a feature's normal reading into its hour's mean and deviation, and the profile's error into its distribution. */
 export function learnSeason(o: ScoringOptions, a: Float64Array, f: number, v: number, b: number, readings: number, days: number): void {
-  if (days > o.seasonDays) {
-    // The profile's error is learned once the hour is in use.
-    const n = a[f + N]! + 1;
-    foldDistribution(a, f + LONG_MEAN, f + LONG_VAR, a[f + SHORT]!, 1 / Math.min(n, o.longWindow));
-    a[f + N] = n;
-  }
+  // The profile's error is learned once the hour is in use.
+  if (days > o.seasonDays) learnProfileError(o, a, f);
   const k = 1 / Math.min(readings, o.seasonWindow);
   a[f + MEAN + b] = a[f + MEAN + b]! + k * (v - a[f + MEAN + b]!);
   a[f + DEV + b] = a[f + DEV + b]! + k * (Math.abs(v - a[f + MEAN + b]!) - a[f + DEV + b]!);

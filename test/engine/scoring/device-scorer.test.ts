@@ -105,11 +105,12 @@ t.test('learning period by count and by duration: no alarm in it; a restart resu
   t.equal(await b.loadState(join(dir, 's.bin')), 1);
   const rest = await stream(b, 'd', rows.slice(100), 100_000);
   t.same(rest.map((r) => [r.likelihood, r.anomaly, r.warmup]), byCount.slice(100).map((r) => [r.likelihood, r.anomaly, r.warmup]));
-  // A snapshot of format 3 (the scoring statistics before the time-of-day profile) is refused, saying why; the engine starts clean.
-  const bytes = readFileSync(join(dir, 's.bin')).toString('latin1').replace('"format":4', '"format":3');
+  // A snapshot of format 4 (the scoring statistics before the week profile) is refused, saying why; the engine starts clean.
+  const bytes = readFileSync(join(dir, 's.bin')).toString('latin1').replace('"format":5', '"format":4');
+  t.not(bytes, readFileSync(join(dir, 's.bin')).toString('latin1'), 'the snapshot was of format 5');
   writeFileSync(join(dir, 'old.bin'), Buffer.from(bytes, 'latin1'));
   const c = new Engine(controlModel('persistence'), { maxDelayMs: 0 });
-  await t.rejects(c.loadState(join(dir, 'old.bin')), { code: 'E_SNAPSHOT' });
+  await t.rejects(c.loadState(join(dir, 'old.bin')), { code: 'E_SNAPSHOT', message: /format version 4.*older detector/ });
   t.equal(c.devices, 0);
 });
 
