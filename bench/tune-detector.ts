@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Engine } from '../runtime/engine/engine';
 import { resolveEngineOptions, type EngineOptions } from '../runtime/engine/options';
 import { ReadingScore, scoreReading, scoringWidth } from '../runtime/engine/scoring/device-scorer';
+import { calibrate, CALIBRATION_WIDTH, learnCalibration } from '../runtime/engine/forecast-calibration';
 import { defaultModelPath } from '../runtime/model/default-model';
 import { loadModel, type Model } from '../runtime/model/load-model';
 import { controlModel } from '../runtime/eval/control-models';
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
     if (existsSync(cache)) expected = JSON.parse(readFileSync(cache, 'utf8')) as number[];
     else {
       model ??= forecaster === 'lstm' ? await loadModel(defaultModelPath()) : controlModel(forecaster as 'persistence' | 'mean');
-      const engine = new Engine(model, { maxDelayMs: 0 });
+      // Raw forecasts: the recalibration depends on the scoring (what it learns from), so it is replayed below.
+      const engine = new Engine(model, { maxDelayMs: 0, scoring: { calibrationWindow: 0 } });
       expected = [];
       const { timestamps, values } = file.series;
       for (let i = 0; i < values.length; i++) {
@@ -77,10 +79,14 @@ async function main(): Promise<void> {
       const lik = new Float64Array(n);
       const fl = new Float64Array(n);
       const vals = new Float64Array(1);
+      // The cache holds the model's raw forecasts; the engine's per-device recalibration is replayed here as step-batch runs it.
+      const cal = new Float64Array(CALIBRATION_WIDTH);
+      const cw = o.scoring.calibrationWindow;
       for (let i = 0; i < n; i++) {
         vals[0] = file.series.values[i]!;
-        exp[0] = expected[i]!;
+        if (i > 0) exp[0] = calibrate(cw, cal, 0, file.series.values[i - 1]!, expected[i]!);
         scoreReading(o.scoring, o.threshold, rec, 0, 1, { values: vals, targetIndex: tIdx, expected: i > 0 ? exp : null, expectedOff: 0, ts: file.series.timestamps[i]!, steps: i, warmup: o.warmup, warmupMs: o.warmupMs }, out);
+        if (i > 0 && !out.anomaly) learnCalibration(cw, cal, 0, vals[0]);
         lik[i] = Number.isNaN(out.likelihood) ? 0 : out.likelihood;
         fl[i] = out.anomaly ? 1 : 0;
       }

@@ -1,12 +1,14 @@
 import type { Normalization } from '../model/metadata';
 import { statsWidth } from '../model/normalizer';
 import { scoringWidth } from './scoring/device-scorer';
+import { CALIBRATION_WIDTH } from './forecast-calibration';
 
 /**
  * Offsets of a device's bookkeeping in the store's Float64 `aux` row:
  * steps taken since reset, last timestamp, normalization statistics, the
- * forecast for the next sample (original units), its log-variance, and the
- * detector's record (scoring/device-scorer.ts).
+ * forecast for the next sample (original units), its log-variance, the
+ * forecast's recalibration (forecast-calibration.ts), and the detector's
+ * record (scoring/device-scorer.ts).
  */
 export interface AuxLayout {
   readonly steps: 0;
@@ -14,6 +16,7 @@ export interface AuxLayout {
   readonly norm: number;
   readonly expected: number;
   readonly logvar: number;
+  readonly calibration: number;
   readonly scoring: number;
   readonly width: number;
 }
@@ -22,6 +25,7 @@ export function auxLayout(n: Normalization, features: number, targets: number): 
   const norm = 2;
   const expected = norm + statsWidth(n, features);
   const logvar = expected + targets;
-  const scoring = logvar + targets;
-  return { steps: 0, lastTs: 1, norm, expected, logvar, scoring, width: scoring + scoringWidth(targets) };
+  const calibration = logvar + targets;
+  const scoring = calibration + targets * CALIBRATION_WIDTH;
+  return { steps: 0, lastTs: 1, norm, expected, logvar, calibration, scoring, width: scoring + scoringWidth(targets) };
 }

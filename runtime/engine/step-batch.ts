@@ -7,6 +7,7 @@ import { BatchResults, ResultColumns } from './batch-results';
 import type { Sample } from './sample';
 import type { ServingShape } from './serving-shape';
 import { ReadingScore, scoreReading, type ScoreInput } from './scoring/device-scorer';
+import { calibrate, CALIBRATION_WIDTH, learnCalibration } from './forecast-calibration';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -84,6 +85,7 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
   const B = items.length;
   const C = S.columns;
   const hasLogvar = model.hasLogvar;
+  const calWindow = opts.scoring.calibrationWindow;
   let gapResets = 0;
 
   // Phase 1: score against the previous forecast, fold the sample into the statistics, build inputs.
@@ -142,6 +144,10 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
     C.episodeStart[i] = rs.episodeStart;
     C.episodeReadings[i] = rs.episodeReadings;
     C.episodePeak[i] = rs.episodePeak;
+    // The forecast's recalibration learns from normal readings only.
+    if (has && !rs.anomaly) {
+      for (let t = 0; t < T; t++) learnCalibration(calWindow, aux, row + A.calibration + t * CALIBRATION_WIDTH, values[tIdx[t]!]!);
+    }
     observe(norm, aux, row + A.norm, values);
     normalizeInto(norm, aux, row + A.norm, values, S.x, i * F);
     S.gatherSlots[i] = S.fresh[i] === 1 ? -1 : slot;
@@ -164,7 +170,8 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
     const row = i * W;
     for (let t = 0; t < T; t++) {
       const f = tIdx[t]!;
-      const v = featureMean(norm, aux, row + A.norm, f) + y[i * T + t]! * featureStd(norm, aux, row + A.norm, F, f);
+      const raw = featureMean(norm, aux, row + A.norm, f) + y[i * T + t]! * featureStd(norm, aux, row + A.norm, F, f);
+      const v = calibrate(calWindow, aux, row + A.calibration + t * CALIBRATION_WIDTH, items[i]!.sample.values[f]!, raw);
       C.forecast[i * FW + t] = v;
       aux[row + A.expected + t] = v;
       if (ylv) aux[row + A.logvar + t] = ylv[i * T + t]!;

@@ -10,7 +10,7 @@ import type { DeviceStateStore } from './store';
  * statistics and episodes (runtime/engine/scoring) replaced the likelihood ring.
  * 3: the naive forecast's error statistics. 4: the time-of-day profile and the
  * recent-error statistics that calm an episode. 5: the week profile (its bins
- * stored as float32 pairs in the Float64 row).
+ * stored as float32 pairs in the Float64 row) and the forecast's recalibration.
  */
 export const SNAPSHOT_FORMAT_VERSION = 5;
 const MAGIC = Buffer.from('EDGELSTM-STATE\n', 'latin1');

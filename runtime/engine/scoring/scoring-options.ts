@@ -49,6 +49,15 @@ export interface ScoringOptions {
    * `seasonWeight` > 0.
    */
   weekWeight: number;
+  /**
+   * The forecast's per-device recalibration (runtime/engine/forecast-calibration.ts): the share of the
+   * model's step from the last reading that the device's history supports, fitted over about this many
+   * normal readings; the published `expected`/`forecast` and what is scored are the recalibrated forecast
+   * (so they no longer equal the model's output). 0: off, the default. NAB, all 58 at 200: one-step MASE
+   * better than persistence's on 47 of 58 files (42 off), likelihood 70.04 -> 70.44, flag 60.77 -> 60.86
+   * (runtime/eval/PROTOCOL.md rows 43-44).
+   */
+  calibrationWindow: number;
   /** Weeks a bin of the week must have been learned in before its profile is used, 1..7. Default 3. */
   weekProfileWeeks: number;
   /**
@@ -133,6 +142,7 @@ export const SCORING_DEFAULTS: Readonly<ScoringOptions> = Object.freeze({
   seasonDays: 2,
   seasonWindow: 500,
   weekWeight: 3,
+  calibrationWindow: 0,
   weekProfileWeeks: 3,
   relationWeight: 1,
   minCorrelation: 0.7,
