@@ -58,7 +58,7 @@ const SPECS = {
   naive: { type: 'boolean', description: 'also run the naive design (one ONNX Runtime call per message)', default: true },
   previous: { type: 'string', description: 'also run the previous design: the dist/ of an earlier commit (bench/build-previous.sh makes one)' },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
-  'service-args': { type: 'string', description: "extra arguments for the current design's service, space-separated (e.g. '--max-delay-ms 10')", default: '' },
+  'service-args': { type: 'string', description: "extra arguments for the current design's service, space-separated (e.g. '--max-delay-ms 10')" },
   'cpu-prof': { type: 'string', description: "write each service process's CPU profile (node --cpu-prof) under DIR/<design>/" },
   payload: { type: 'list', description: 'reading payloads, each its own service side by side: json and/or sparkplug (Sparkplug B births, then alias-only DDATA; the service run with --payload sparkplug)', default: ['json'] },
 } satisfies OptionSpecs;
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
   const { values: o } = parseArgs(process.argv.slice(2), SPECS);
   previousDist = o.previous ?? '';
   profileDir = o['cpu-prof'] ?? '';
-  serviceArgs = o['service-args'].split(' ').filter(Boolean);
+  serviceArgs = (o['service-args'] ?? '').split(' ').filter(Boolean);
   const qosList = o.qos.map((q) => Number(q) as 0 | 1);
   if (qosList.some((q) => q !== 0 && q !== 1)) throw new Error('--qos: 0 and/or 1');
   const fractions = o.fractions.map(Number);
