@@ -103,7 +103,8 @@ async function startService(port: number, naive: boolean, qos: number, previous 
   const sp = payload === 'sparkplug';
   const metricsPort = await freePort();
   const args = [main, 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--client-id', `bench-svc-${naive ? 'naive' : 'batched'}${sp ? '-sparkplug' : ''}-${Date.now()}`, '--clean-start',
-    '--qos', String(qos), '--metrics-port', String(metricsPort), '--watch-model=false', '--log-level', 'warn', '--max-devices', '20000', '--queue-size', '20000'];
+    // /metrics is served for the batch-size histogram; the live view beside it stays off, as without a metrics port.
+    '--qos', String(qos), '--metrics-port', String(metricsPort), '--view=false', '--watch-model=false', '--log-level', 'warn', '--max-devices', '20000', '--queue-size', '20000'];
   if (naive) args.push('--max-batch', '1', '--max-delay-ms', '0');
   else if (!previous) args.push(...serviceArgs);
   if (sp) args.push('--payload', 'sparkplug', '--name', `bench-sparkplug-${Date.now()}`);
