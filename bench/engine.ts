@@ -13,6 +13,8 @@
  * reports medians. device-steps/s is wall time; "CPU/step" is this process's
  * CPU time per device-step, the steadier figure on a shared machine.
  * Restrict with `--hidden 32 --devices 10000,100000 --cell lstm --backend native`.
+ * `--split` adds a table of where the in-turn row's CPU per step goes: ONNX
+ * Runtime alone, the detector (scoring/) alone, and the rest (engine-split.ts).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
@@ -23,6 +25,7 @@ import { loadModel, type Model } from '../runtime/model/load-model';
 import { buildLstmModel } from '../runtime/onnx/lstm-graph';
 import { encodeMetadata } from '../runtime/model/metadata';
 import { randomWeights } from '../runtime/contract/weights';
+import { splitRow, type SplitRow } from './engine-split';
 
 type Cell = 'lstm' | 'gru';
 
@@ -59,6 +62,7 @@ const devicesArg = argOf('--devices')?.split(',').map(Number);
 const repeats = Math.max(1, Number(argOf('--repeats') ?? '1'));
 /** `--previous <dir>`: a compiled tree of an earlier commit (its dist/), run as the previous design. */
 const previousDir = argOf('--previous');
+const split = process.argv.includes('--split');
 
 /** What the bench needs of an engine: the current one, or the previous design's. */
 interface BenchEngine {
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
   const deviceCounts = devicesArg ?? (quick ? [1, 100, 10_000] : [1, 100, 10_000, 100_000]);
   const previous = previousDir !== undefined ? previousDesign(previousDir) : undefined;
   const rows: Row[] = [];
+  const splits: { row: Row; parts: SplitRow }[] = [];
   for (const backend of backends) {
     for (const H of hiddens) {
       for (const cell of cells) {
@@ -226,6 +231,12 @@ async function main(): Promise<void> {
           for (let k = 0; k < repeats; k++) for (let j = 0; j < runs.length; j++) got[j]!.push(await runs[j]!());
           const group = got.map(medianRow);
           rows.push(...group);
+          if (split) {
+            const parts: SplitRow[] = [];
+            for (let k = 0; k < repeats; k++) parts.push(await splitRow(model, devices, H));
+            const m = (f: (p: SplitRow) => number): number => quantile(parts.map(f), 0.5);
+            splits.push({ row: group[0]!, parts: { batch: parts[0]!.batch, ortUs: m((p) => p.ortUs), detectorUs: m((p) => p.detectorUs), detectorWarmupUs: m((p) => p.detectorWarmupUs) } });
+          }
           process.stderr.write(`${backend} ${cell} H${H} ${devices} devices: ${group.map((r) => `${r.mode} ${Math.round(r.stepsPerSec)}`).join('; ')}\n`);
         }
         await model.release();
@@ -257,6 +268,13 @@ async function main(): Promise<void> {
       lines.push(`| ${r.backend} | ${r.cell.toUpperCase()} | ${r.H} | ${r.devices} | ${r.mode} | ${fmt(r.stepsPerSec)} | ${fmt(r.cpuUs, 3)} | ${ratio} | ${vsPrev} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${r.bytesPerDevice} | ${fmt(r.loopP99, 1)} |`);
     }
     i = j + 1;
+  }
+  if (splits.length > 0) {
+    lines.push('', 'Where the in-turn row\'s CPU per device-step goes (each part measured alone, medians of the repeats; rest = engine - ONNX Runtime - detector past warm-up):', '',
+      '| backend | cell | H | devices | engine us/step | ONNX Runtime alone us/device (batch) | detector us/reading past warm-up | in warm-up | rest us/step |', '|---|---|---|---|---|---|---|---|---|');
+    for (const { row: r, parts: p } of splits) {
+      lines.push(`| ${r.backend} | ${r.cell.toUpperCase()} | ${r.H} | ${r.devices} | ${fmt(r.cpuUs, 3)} | ${fmt(p.ortUs, 3)} (${p.batch}) | ${fmt(p.detectorUs, 3)} | ${fmt(p.detectorWarmupUs, 3)} | ${fmt(r.cpuUs - p.ortUs - p.detectorUs, 3)} |`);
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

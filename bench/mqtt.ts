@@ -44,6 +44,7 @@ import { RawMqtt, sendReadings } from './mqtt-load';
 import { freePort } from '../runtime/net/free-port';
 import { cpuSeconds, machineCpu, quantile, selfCpu } from './proc-cpu';
 import { checkDdataEncoder, dbirth, ddata, nbirth } from './sparkplug-load';
+import { serviceCounters, serviceDiag, type ServiceDiag } from './service-diag';
 
 const SPECS = {
   seconds: { type: 'number', min: 1, description: 'length of each measurement', default: 5 },
@@ -57,6 +58,7 @@ const SPECS = {
   naive: { type: 'boolean', description: 'also run the naive design (one ONNX Runtime call per message)', default: true },
   previous: { type: 'string', description: 'also run the previous design: the dist/ of an earlier commit (bench/build-previous.sh makes one)' },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
+  'service-args': { type: 'string', description: "extra arguments for the current design's service, space-separated (e.g. '--max-delay-ms 10')" },
   'cpu-prof': { type: 'string', description: "write each service process's CPU profile (node --cpu-prof) under DIR/<design>/" },
   payload: { type: 'list', description: 'reading payloads, each its own service side by side: json and/or sparkplug (Sparkplug B births, then alias-only DDATA; the service run with --payload sparkplug)', default: ['json'] },
 } satisfies OptionSpecs;
@@ -73,6 +75,8 @@ interface RunStats {
   p99: number;
   /** CPU seconds per wall second: service, broker, this process, everything else on the machine. */
   cpu: [number, number, number, number];
+  /** The service's readings per ONNX Runtime call, system calls and wake-ups per message (service-diag.ts). */
+  diag: ServiceDiag;
 }
 
 
@@ -87,19 +91,27 @@ function startMosquitto(bin: string, dir: string, port: number): ChildProcess {
 let previousDist = '';
 /** --cpu-prof DIR, or '' for none. */
 let profileDir = '';
+/** Each service's /metrics port (read for its batch sizes). */
+const metricsPorts = new Map<ChildProcess, number>();
+/** --service-args, split. */
+let serviceArgs: string[] = [];
 
 type Payload = 'json' | 'sparkplug';
 
 async function startService(port: number, naive: boolean, qos: number, previous = false, payload: Payload = 'json'): Promise<ChildProcess> {
   const main = previous ? join(previousDist, 'runtime/cli/main.js') : 'dist/runtime/cli/main.js';
   const sp = payload === 'sparkplug';
+  const metricsPort = await freePort();
   const args = [main, 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--client-id', `bench-svc-${naive ? 'naive' : 'batched'}${sp ? '-sparkplug' : ''}-${Date.now()}`, '--clean-start',
-    '--qos', String(qos), '--metrics-port', '0', '--watch-model=false', '--log-level', 'warn', '--max-devices', '20000', '--queue-size', '20000'];
+    // /metrics is served for the batch-size histogram; the live view beside it stays off, as without a metrics port.
+    '--qos', String(qos), '--metrics-port', String(metricsPort), '--view=false', '--watch-model=false', '--log-level', 'warn', '--max-devices', '20000', '--queue-size', '20000'];
   if (naive) args.push('--max-batch', '1', '--max-delay-ms', '0');
+  else if (!previous) args.push(...serviceArgs);
   if (sp) args.push('--payload', 'sparkplug', '--name', `bench-sparkplug-${Date.now()}`);
   const nodeFlags = (process.env['BENCH_SERVICE_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
   if (profileDir !== '') nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(profileDir, `qos${qos}-${naive ? 'naive' : previous ? 'previous' : 'current'}${sp ? '-sparkplug' : ''}`)}`);
   const p = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  metricsPorts.set(p, metricsPort);
   let err = '';
   p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   p.stdout!.resume();
@@ -237,6 +249,8 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
     if (i < 0 || i >= sent) return; // a late result of an earlier measurement
     latencies[received++] = at - sentAt[i]!;
   };
+  const svc = procs.service;
+  const counters0 = await serviceCounters(svc?.pid, svc === undefined ? undefined : metricsPorts.get(svc));
   const cpu0 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
   const { t0, end, last } = await sendReadings(pub, {
     seconds, rate, window, cap, sentAt,
@@ -250,6 +264,7 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
   fleet.next = base + sent;
   const wall = (Math.max(last, end) - t0) / 1000;
   const cpu1 = [cpuSeconds(procs.service?.pid), cpuSeconds(procs.broker.pid), selfCpu(), machineCpu()];
+  const counters1 = await serviceCounters(svc?.pid, svc === undefined ? undefined : metricsPorts.get(svc));
   // CPU over the whole time it was measured, the wait for late results included.
   const cpuWall = (performance.now() - t0) / 1000;
   sub.onPublish = undefined;
@@ -260,6 +275,7 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, procs: Procs, s
   return {
     sent, received, seconds: wall, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99),
     cpu: [d[0]!, d[1]!, d[2]!, Math.max(0, other)],
+    diag: serviceDiag(counters0, counters1, received),
   };
 }
 
@@ -274,6 +290,11 @@ const ms = (x: number): string => (Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2)
 const svcUs = (runs: RunStats[]): number => median(runs.map((r) => (r.cpu[0] / (r.received / r.seconds)) * 1e6));
 const cpuCell = (runs: RunStats[]): string => [0, 1, 2, 3].map((i) => (Number.isNaN(median(runs.map((r) => r.cpu[i]!))) ? '-' : median(runs.map((r) => r.cpu[i]!)).toFixed(2))).join(' / ');
 
+const diagOf = (runs: RunStats[]): ServiceDiag => {
+  const m = (f: (d: ServiceDiag) => number): number => median(runs.map((r) => f(r.diag)));
+  return { batch: m((d) => d.batch), readsPerMsg: m((d) => d.readsPerMsg), writesPerMsg: m((d) => d.writesPerMsg), wakeupsPerMsg: m((d) => d.wakeupsPerMsg), systemShare: m((d) => d.systemShare) };
+};
+
 interface Row {
   qos: number;
   devices: number | string;
@@ -286,6 +307,8 @@ interface Row {
   cpu: string;
   /** Service CPU per message, µs (its cores / achieved msg/s). */
   svcUs: number;
+  /** Medians of the runs' service diagnostics. */
+  diag?: ServiceDiag;
   lost: number;
   /** With --payload: the readings' payload and the design without it. */
   payload?: Payload;
@@ -296,6 +319,7 @@ async function main(): Promise<void> {
   const { values: o } = parseArgs(process.argv.slice(2), SPECS);
   previousDist = o.previous ?? '';
   profileDir = o['cpu-prof'] ?? '';
+  serviceArgs = (o['service-args'] ?? '').split(' ').filter(Boolean);
   const qosList = o.qos.map((q) => Number(q) as 0 | 1);
   if (qosList.some((q) => q !== 0 && q !== 1)) throw new Error('--qos: 0 and/or 1');
   const fractions = o.fractions.map(Number);
@@ -371,7 +395,7 @@ async function main(): Promise<void> {
                 capacity[base] = cap;
                 usPerMsg[base] = svcUs(f);
               }
-              row({ qos, devices, design: l.design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(f), svcUs: svcUs(f), lost: f.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
+              row({ qos, devices, design: l.design, load: 'capacity (flood)', offered: '-', achieved: cap, p50: NaN, p99: NaN, cpu: cpuCell(f), svcUs: svcUs(f), diag: diagOf(f), lost: f.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
               return cap;
             });
             const labels = fractions.map((f) => `${Math.round(f * 100)}% of capacity`);
@@ -392,7 +416,7 @@ async function main(): Promise<void> {
                 const runs = paced[i]!;
                 if (rate === undefined) continue;
                 const achieved = median(runs.map((s) => s.received / s.seconds));
-                row({ qos, devices, design: l.design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(runs.map((s) => s.p50)), p99: median(runs.map((s) => s.p99)), cpu: cpuCell(runs), svcUs: svcUs(runs), lost: runs.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
+                row({ qos, devices, design: l.design, load: `paced, ${label}`, offered: fmt(rate), achieved, p50: median(runs.map((s) => s.p50)), p99: median(runs.map((s) => s.p99)), cpu: cpuCell(runs), svcUs: svcUs(runs), diag: diagOf(runs), lost: runs.reduce((a, s) => a + s.sent - s.received, 0), payload: l.payload, base });
                 if (which === 'batched' && label === 'target' && l.payload === payloads[0]) {
                   const p99 = median(runs.map((s) => s.p99));
                   verdicts.push(`QoS ${qos}, ${devices} devices: p99 at ${fmt(rate)}/s offered = ${ms(p99)} ms (${p99 < 50 && achieved >= 0.95 * rate ? 'met' : 'not met'}: < 50 ms)`);
@@ -422,6 +446,14 @@ async function main(): Promise<void> {
   }
   process.stdout.write('| QoS | devices | design | load | offered msg/s | achieved msg/s | p50 ms | p99 ms | CPU cores svc / broker / bench / other | service CPU µs/msg | without result after 10 s |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
   for (const r of rows) process.stdout.write(`| ${r.qos} | ${typeof r.devices === 'number' ? r.devices.toLocaleString('en') : r.devices} | ${r.design} | ${r.load} | ${r.offered} | ${fmt(r.achieved)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpu} | ${Number.isNaN(r.svcUs) ? '-' : r.svcUs.toFixed(1)} | ${r.lost} |\n`);
+  // Per message in the service: fixed costs paid per batch, per socket read or write, per wake-up.
+  process.stdout.write('\n| QoS | devices | design | load | service CPU µs/msg | readings per ONNX Runtime call | read syscalls/msg | write syscalls/msg | wake-ups/msg | kernel share of service CPU |\n|---|---|---|---|---|---|---|---|---|---|\n');
+  const f2 = (x: number | undefined, d: number): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  for (const r of rows) {
+    if (r.diag === undefined) continue;
+    const g = r.diag;
+    process.stdout.write(`| ${r.qos} | ${typeof r.devices === 'number' ? r.devices.toLocaleString('en') : r.devices} | ${r.design} | ${r.load} | ${f2(r.svcUs, 1)} | ${f2(g.batch, 1)} | ${f2(g.readsPerMsg, 3)} | ${f2(g.writesPerMsg, 3)} | ${f2(g.wakeupsPerMsg, 3)} | ${f2(g.systemShare * 100, 0)}% |\n`);
+  }
   if (payloads.length > 1) {
     // The payloads side by side: the service's CPU per message of the same design and load, measured interleaved.
     process.stdout.write('\n| QoS | devices | design | load | JSON: msg/s, service CPU µs/msg | Sparkplug B: msg/s, service CPU µs/msg | service CPU per message, sparkplug / json |\n|---|---|---|---|---|---|---|\n');

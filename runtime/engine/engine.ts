@@ -112,7 +112,7 @@ export class Engine {
     };
     // A batch never holds more devices than the store can keep, or one would evict a batch-mate.
     this.#maxBatch = Math.min(this.options.maxBatch, this.#store.maxDevices);
-    this.#scratch = new BatchScratch(this.#maxBatch, this.shape, this.#layout.width, model.cell !== 'gru', this.options.horizon);
+    this.#scratch = new BatchScratch(this.#maxBatch, this.shape, this.#layout.expected - this.#layout.norm, model.cell !== 'gru', this.options.horizon);
     this.#sortKeys = new Float64Array(this.#maxBatch);
     if (this.options.learn !== null) {
       if (this.options.features !== undefined) throw new EdgeLstmError('E_CONFIG', 'option learn does not yet fine-tune a model served channel-independently (option features)', { field: 'learn', expected: 'learn without features', found: 'both' });

@@ -16,7 +16,12 @@ export class BatchScratch {
   readonly x: Float32Array;
   readonly h: Float32Array;
   readonly c: Float32Array;
-  readonly aux: Float64Array;
+  /**
+   * Each device's normalization statistics with its reading folded in (statsWidth
+   * floats per row): what the inputs were normalized with, committed after the step.
+   */
+  readonly norm: Float64Array;
+  readonly normWidth: number;
   readonly fresh: Uint8Array;
   readonly reading = new ReadingScore();
   /** The scorer's input, one object refilled per reading. */
@@ -27,12 +32,13 @@ export class BatchScratch {
   readonly columns: ResultColumns;
   readonly results: BatchResults;
 
-  constructor(maxBatch: number, shape: ServingShape, auxWidth: number, cells = true, horizon = 1) {
+  constructor(maxBatch: number, shape: ServingShape, normWidth: number, cells = true, horizon = 1) {
     const { F, H, L, T } = shape;
     this.x = new Float32Array(maxBatch * F);
     this.h = new Float32Array(L * maxBatch * H);
     this.c = new Float32Array(cells ? L * maxBatch * H : 0);
-    this.aux = new Float64Array(maxBatch * auxWidth);
+    this.normWidth = normWidth;
+    this.norm = new Float64Array(maxBatch * normWidth);
     this.fresh = new Uint8Array(maxBatch);
     this.gatherSlots = new Array<number>(maxBatch).fill(-1);
     this.copier = new StateCopier(L, H, cells);
@@ -71,40 +77,89 @@ export interface BatchOutcome {
 /**
  * Scores and steps one batch (one sample per device), in the order of
  * DESIGN.md section 3: score against the forecast made at t-1, then step.
- * All per-device changes are made on scratch copies and committed to the
- * store only after ONNX Runtime succeeded, so a failed call changes nothing.
- * Results are written column by column into the scratch (no object per
+ * Nothing in the store changes until ONNX Runtime (and any rollout) has
+ * succeeded, so a failed call changes nothing: before the call only the
+ * inputs are built, from a scratch copy of each device's normalization
+ * statistics; after it, in one synchronous pass, each device is scored
+ * against its previous forecast and its bookkeeping is updated in place in
+ * the store. (The detector's record is most of a device's aux row, and
+ * scoring needs nothing the step computes, so it is not copied out and
+ * back.) Results are written column by column into the scratch (no object per
  * sample); BatchResults.result(i) builds a Result for callers that want one.
  */
 export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]): Promise<BatchOutcome> {
   const { model, opts, layout: A, scratch: S, shape } = ctx;
-  const { F, H, L, T } = shape;
+  const { F, H, L } = shape;
   const norm = model.metadata.normalization;
-  const tIdx = shape.targetIndex;
   const W = A.width;
+  const NW = S.normWidth;
   const B = items.length;
-  const C = S.columns;
-  const hasLogvar = model.hasLogvar;
-  const calWindow = opts.scoring.calibrationWindow;
-  let gapResets = 0;
 
-  // Phase 1: score against the previous forecast, fold the sample into the statistics, build inputs.
+  // Phase 1: inputs. Each device's normalization statistics (zeros after a gap reset) with its reading folded in.
   let store = ctx.store;
   const storeAux = store.aux;
-  const aux = S.aux;
-  const rs = S.reading;
-  const inp = S.input;
+  const ns = S.norm;
   for (let i = 0; i < B; i++) {
     const item = items[i]!;
     const slot = item.slot;
-    const ts = item.ts;
-    const row = i * W;
-    copyRow(storeAux, slot * W, aux, row, W);
-    S.fresh[i] = 0;
-    const steps = aux[row + A.steps]!;
-    if (opts.maxGapMs > 0 && steps > 0 && Math.abs(ts - aux[row + A.lastTs]!) > opts.maxGapMs) {
+    const base = slot * W;
+    const fresh = opts.maxGapMs > 0 && storeAux[base + A.steps]! > 0 && Math.abs(item.ts - storeAux[base + A.lastTs]!) > opts.maxGapMs;
+    S.fresh[i] = fresh ? 1 : 0;
+    const nrow = i * NW;
+    if (fresh) ns.fill(0, nrow, nrow + NW);
+    else copyRow(storeAux, base + A.norm, ns, nrow, NW);
+    const values = item.sample.values;
+    observe(norm, ns, nrow, values);
+    normalizeInto(norm, ns, nrow, values, S.x, i * F);
+    S.gatherSlots[i] = fresh ? -1 : slot;
+  }
+
+  const cw = S.c.length === 0 ? 0 : L * B * H;
+  S.copier.gather(S.h.subarray(0, L * B * H), S.c.subarray(0, cw), store.h, store.c, S.gatherSlots, B);
+
+  // Phase 2: one LSTM (or GRU) step for the whole batch.
+  // Channel-independently each device is `lanes` rows of the batch (serving-shape.ts).
+  const out = await model.backend.run(S.x.subarray(0, B * F), S.h.subarray(0, L * B * H), S.c.subarray(0, cw), 1, B * shape.lanes);
+  if (opts.horizon > 1) await rollout(ctx, out.y, out.hn, out.cn, B);
+
+  // Phase 3: commit, in place. The store may have grown while we awaited; read its arrays afresh.
+  store = ctx.store;
+  const aux = store.aux;
+  const gapResets = scoreAndCommit(ctx, items, aux, out.y, out.ylogvar);
+  for (let i = 0; i < B; i++) S.gatherSlots[i] = items[i]!.slot;
+  S.copier.scatter(out.hn, out.cn, store.h, store.c, S.gatherSlots, B);
+  S.results.reset(items, model.id);
+  return { results: S.results, gapResets };
+}
+
+/**
+ * Per device, in the order of DESIGN.md section 3, on the store's aux row:
+ * score the reading against the forecast made at t-1 (with the statistics
+ * as they were before it), let the detector learn, then take the folded
+ * statistics from the scratch and store the new forecast. Returns the
+ * number of gap resets. Synchronous: nothing else sees a half-committed batch.
+ */
+function scoreAndCommit(ctx: BatchContext, items: readonly BatchItem[], aux: Float64Array, y: Float32Array, ylv: Float32Array | undefined): number {
+  const { model, opts, layout: A, scratch: S, shape } = ctx;
+  const { F, T } = shape;
+  const norm = model.metadata.normalization;
+  const tIdx = shape.targetIndex;
+  const W = A.width;
+  const NW = S.normWidth;
+  const B = items.length;
+  const C = S.columns;
+  const FW = T * opts.horizon;
+  const hasLogvar = model.hasLogvar;
+  const calWindow = opts.scoring.calibrationWindow;
+  const ns = S.norm;
+  const rs = S.reading;
+  const inp = S.input;
+  let gapResets = 0;
+  for (let i = 0; i < B; i++) {
+    const item = items[i]!;
+    const row = item.slot * W;
+    if (S.fresh[i] === 1) {
       aux.fill(0, row, row + W);
-      S.fresh[i] = 1;
       gapResets++;
     }
     const values = item.sample.values;
@@ -132,7 +187,7 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
     inp.values = values;
     inp.expected = has ? aux : null;
     inp.expectedOff = row + A.expected;
-    inp.ts = ts;
+    inp.ts = item.ts;
     inp.steps = aux[row + A.steps]!;
     inp.warmup = opts.warmup;
     inp.warmupMs = opts.warmupMs;
@@ -148,47 +203,22 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
     if (has && !rs.anomaly) {
       for (let t = 0; t < T; t++) learnCalibration(calWindow, aux, row + A.calibration + t * CALIBRATION_WIDTH, values[tIdx[t]!]!);
     }
-    observe(norm, aux, row + A.norm, values);
-    normalizeInto(norm, aux, row + A.norm, values, S.x, i * F);
-    S.gatherSlots[i] = S.fresh[i] === 1 ? -1 : slot;
-  }
-  inp.values = NO_VALUES;
-  inp.expected = null;
-
-  const cw = S.c.length === 0 ? 0 : L * B * H;
-  S.copier.gather(S.h.subarray(0, L * B * H), S.c.subarray(0, cw), store.h, store.c, S.gatherSlots, B);
-
-  // Phase 2: one LSTM (or GRU) step for the whole batch.
-  // Channel-independently each device is `lanes` rows of the batch (serving-shape.ts).
-  const out = await model.backend.run(S.x.subarray(0, B * F), S.h.subarray(0, L * B * H), S.c.subarray(0, cw), 1, B * shape.lanes);
-
-  // Phase 3: forecasts in original units; optional rollout on copies of the new state.
-  const FW = T * opts.horizon;
-  const y = out.y;
-  const ylv = out.ylogvar;
-  for (let i = 0; i < B; i++) {
-    const row = i * W;
+    // The statistics with this reading folded in (phase 1), then the forecast in original units.
+    copyRow(ns, i * NW, aux, row + A.norm, NW);
     for (let t = 0; t < T; t++) {
       const f = tIdx[t]!;
       const raw = featureMean(norm, aux, row + A.norm, f) + y[i * T + t]! * featureStd(norm, aux, row + A.norm, F, f);
-      const v = calibrate(calWindow, aux, row + A.calibration + t * CALIBRATION_WIDTH, items[i]!.sample.values[f]!, raw);
+      const v = calibrate(calWindow, aux, row + A.calibration + t * CALIBRATION_WIDTH, values[f]!, raw);
       C.forecast[i * FW + t] = v;
       aux[row + A.expected + t] = v;
       if (ylv) aux[row + A.logvar + t] = ylv[i * T + t]!;
     }
     aux[row + A.steps] = aux[row + A.steps]! + 1;
-    aux[row + A.lastTs] = items[i]!.ts;
+    aux[row + A.lastTs] = item.ts;
   }
-  if (opts.horizon > 1) await rollout(ctx, out.y, out.hn, out.cn, B);
-
-  // Phase 4: commit. The store may have grown while we awaited; read its arrays afresh.
-  store = ctx.store;
-  for (let i = 0; i < B; i++) S.gatherSlots[i] = items[i]!.slot;
-  S.copier.scatter(out.hn, out.cn, store.h, store.c, S.gatherSlots, B);
-  const commitAux = store.aux;
-  for (let i = 0; i < B; i++) copyRow(aux, i * W, commitAux, items[i]!.slot * W, W);
-  S.results.reset(items, model.id);
-  return { results: S.results, gapResets };
+  inp.values = NO_VALUES;
+  inp.expected = null;
+  return gapResets;
 }
 
 /**
@@ -197,7 +227,7 @@ export async function stepBatch(ctx: BatchContext, items: readonly BatchItem[]):
  * are held at their last value.
  */
 async function rollout(ctx: BatchContext, y0: Float32Array, hn: Float32Array, cn: Float32Array, B: number): Promise<void> {
-  const { model, opts, layout: A, scratch: S, shape } = ctx;
+  const { model, opts, scratch: S, shape } = ctx;
   const { F, T } = shape;
   const norm = model.metadata.normalization;
   const FW = T * opts.horizon;
@@ -210,10 +240,10 @@ async function rollout(ctx: BatchContext, y0: Float32Array, hn: Float32Array, cn
     for (let i = 0; i < B; i++) for (let t = 0; t < T; t++) x[i * F + shape.targetIndex[t]!] = y[i * T + t]!;
     const out = await model.backend.run(x, Float32Array.from(h), Float32Array.from(c), 1, B * shape.lanes);
     for (let i = 0; i < B; i++) {
-      const row = i * A.width;
+      const row = i * S.normWidth;
       for (let t = 0; t < T; t++) {
         const f = shape.targetIndex[t]!;
-        forecast[i * FW + step * T + t] = featureMean(norm, S.aux, row + A.norm, f) + out.y[i * T + t]! * featureStd(norm, S.aux, row + A.norm, F, f);
+        forecast[i * FW + step * T + t] = featureMean(norm, S.norm, row, f) + out.y[i * T + t]! * featureStd(norm, S.norm, row, F, f);
       }
     }
     y = out.y;

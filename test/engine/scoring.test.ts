@@ -181,6 +181,26 @@ t.test('a failed inference call rejects its samples and changes no state', async
   await m.release();
 });
 
+t.test('a rollout call that fails (horizon > 1) changes no state either, though the step before it succeeded', async (t) => {
+  const m = await model();
+  const engine = new Engine(m, { maxDelayMs: 0, horizon: 3, maxGapMs: 1000 });
+  await run(engine, 'a', [1, 2, 3]);
+  const before = [...engine.store.h, ...engine.store.c, ...engine.store.aux];
+  const real = m.backend.run.bind(m.backend);
+  let calls = 0;
+  (m.backend as { run: typeof real }).run = async (...a) => {
+    if (++calls === 2) throw new Error('simulated rollout failure');
+    return real(...a);
+  };
+  // The second reading comes after a gap: the reset it causes must not happen either.
+  await t.rejects(engine.push({ device: 'a', values: [4], ts: 60_000 }), /simulated rollout failure/);
+  t.same([...engine.store.h, ...engine.store.c, ...engine.store.aux], before);
+  t.equal(engine.counters.gapResets, 0);
+  (m.backend as { run: typeof real }).run = real;
+  t.ok((await engine.push({ device: 'a', values: [4], ts: 3000 })).expected);
+  await m.release();
+});
+
 t.test('options are validated once, by name', async (t) => {
   t.throws(() => resolveEngineOptions({ maxBatch: 0 }), /option maxBatch must be an integer from 1 to 65536, got 0/);
   t.throws(() => resolveEngineOptions({ threshold: 2 }), /option threshold/);
