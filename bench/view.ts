@@ -33,30 +33,70 @@ const SPECS = {
   window: { type: 'number', integer: true, min: 100, description: 'readings without a result at most (flood)', default: 20000 },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
   'cpu-prof': { type: 'string', description: 'write each service\'s V8 CPU profile (node --cpu-prof) into this folder', placeholder: 'DIR' },
+  'trace-gc': { type: 'boolean', description: 'run the services with node --trace-gc and report their garbage collections per measurement', default: false },
 } satisfies OptionSpecs;
 
 const TS0 = 1_700_000_000_000;
+
+/** CPU seconds of a process's main thread (the JavaScript one; the others are V8's helpers, the libuv pool, ONNX Runtime's). */
+function mainThreadCpu(pid: number | undefined): number {
+  return pid === undefined ? NaN : cpuSeconds(pid, pid);
+}
 type Config = 'off' | 'on, no page' | 'on, page open';
 const CONFIGS: Config[] = ['off', 'on, no page', 'on, page open'];
 
+/** Garbage collections seen on a service's --trace-gc output so far. */
+interface GcCount {
+  scavenges: number;
+  scavengeMs: number;
+  /** Mark-compact (and its incremental/concurrent finalization) pauses. */
+  markCompacts: number;
+  markCompactMs: number;
+  /** Heap used after the last collection, MB. */
+  heapMb: number;
+}
+
+const GC_LINE = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Minor Mark-Sweep)\b[^,]*-> ([\d.]+) \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
+
+function countGc(gc: GcCount, line: string): void {
+  const m = GC_LINE.exec(line);
+  if (m === null) return;
+  const ms = Number(m[3]);
+  if (m[1] === 'Scavenge' || m[1]!.startsWith('Minor')) {
+    gc.scavenges++;
+    gc.scavengeMs += ms;
+  } else {
+    gc.markCompacts++;
+    gc.markCompactMs += ms;
+  }
+  gc.heapMb = Number(m[2]);
+}
+
 interface Service {
   proc: ChildProcess;
+  gc: GcCount;
   httpPort: number;
   page: IncomingMessage | undefined;
   pageBytes: number;
 }
 
 /** Each configuration's service has topics of its own (`<prefix>/...`): only the one measured works. */
-async function startService(brokerPort: number, devices: number, config: Config, prefix: string, profDir: string | undefined): Promise<Service> {
+async function startService(brokerPort: number, devices: number, config: Config, prefix: string, profDir: string | undefined, traceGc: boolean): Promise<Service> {
   const httpPort = await freePort();
   const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${config.replace(/\W+/g, '-')}.cpuprofile`] : [];
-  const args = [...prof, 'dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--client-id', `bench-view-${Date.now()}-${Math.random()}`, '--clean-start',
+  const args = [...prof, ...(traceGc ? ['--trace-gc'] : []), 'dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--client-id', `bench-view-${Date.now()}-${Math.random()}`, '--clean-start',
     '--qos', '0', '--metrics-port', String(httpPort), '--watch-model=false', '--log-level', 'warn', '--max-devices', String(Math.max(20000, devices * 2)), '--queue-size', '20000',
     '--view-devices', String(devices), '--input', `${prefix}/{device}/telemetry`, '--output', `${prefix}/{device}/result`, '--anomaly-topic', `${prefix}/{device}/anomaly`, ...(config === 'off' ? ['--view=false'] : [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  proc.stdout!.resume();
+  const gc: GcCount = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, heapMb: NaN };
+  let partial = '';
+  proc.stdout!.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) countGc(gc, l);
+  });
   const probe = await RawMqtt.connect(brokerPort, `probe-${Date.now()}`);
   let ready = false;
   probe.onPublish = () => (ready = true);
@@ -69,7 +109,7 @@ async function startService(brokerPort: number, devices: number, config: Config,
     await new Promise((r) => setTimeout(r, 50));
   }
   await probe.end();
-  return { proc, httpPort, page: undefined, pageBytes: 0 };
+  return { proc, gc, httpPort, page: undefined, pageBytes: 0 };
 }
 
 /** An open page: the event stream of the fleet table and one device's chart, read to the end. */
@@ -90,6 +130,10 @@ interface Run {
   results: number;
   seconds: number;
   cpuUsPerMsg: number;
+  /** The same for the main thread alone. */
+  mainUsPerMsg: number;
+  /** The service's collections during the run (zeros without --trace-gc). */
+  gc: GcCount;
 }
 
 /** Device d's k-th reading: ts TS0 + k s; a sine per device. */
@@ -112,13 +156,18 @@ async function measure(pub: RawMqtt, sub: RawMqtt, fleet: Fleet, s: Service, sec
   let received = 0;
   sub.onPublish = () => void received++;
   const base = fleet.next;
+  const gc0 = { ...s.gc };
   const cpu0 = cpuSeconds(s.proc.pid);
+  const main0 = mainThreadCpu(s.proc.pid);
   const t0 = performance.now();
   const r = await sendReadings(pub, { seconds, rate, window, cap, sentAt, answered: () => received, add: (i) => pub.add(fleet.topic(base + i), fleet.payload(base + i), 0) });
   fleet.next = base + r.sent;
   const cpu = cpuSeconds(s.proc.pid) - cpu0;
+  const main = mainThreadCpu(s.proc.pid) - main0;
   sub.onPublish = undefined;
-  return { results: received, seconds: (Math.max(r.last, r.end) - t0) / 1000, cpuUsPerMsg: (cpu / Math.max(1, received)) * 1e6 };
+  await new Promise((res) => setTimeout(res, 50)); // the last collections' lines
+  const gc: GcCount = { scavenges: s.gc.scavenges - gc0.scavenges, scavengeMs: s.gc.scavengeMs - gc0.scavengeMs, markCompacts: s.gc.markCompacts - gc0.markCompacts, markCompactMs: s.gc.markCompactMs - gc0.markCompactMs, heapMb: s.gc.heapMb };
+  return { results: received, seconds: (Math.max(r.last, r.end) - t0) / 1000, cpuUsPerMsg: (cpu / Math.max(1, received)) * 1e6, mainUsPerMsg: (main / Math.max(1, received)) * 1e6, gc };
 }
 
 /**
@@ -178,7 +227,7 @@ async function main(): Promise<void> {
   try {
     for (const c of CONFIGS) {
       const prefix = `v${seq}`;
-      const s = await startService(port, o.devices, c, prefix, o['cpu-prof']);
+      const s = await startService(port, o.devices, c, prefix, o['cpu-prof'], o['trace-gc']);
       const pub = await RawMqtt.connect(port, `bench-view-pub-${seq++}`);
       const sub = await RawMqtt.connect(port, `bench-view-sub-${seq++}`);
       await sub.subscribe(`${prefix}/+/result`, 0);
@@ -194,21 +243,31 @@ async function main(): Promise<void> {
         const x = services.get(c)!;
         x.paced.push(await measure(x.pub, x.sub, x.fleet, x.s, o.seconds, o.rate, o.window));
         x.flood.push(await measure(x.pub, x.sub, x.fleet, x.s, o.seconds, undefined, o.window));
-        process.stderr.write(`  ${c}: paced ${x.paced.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg, flood ${Math.round(x.flood.at(-1)!.results / x.flood.at(-1)!.seconds)} msg/s ${x.flood.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg\n`);
+        process.stderr.write(`  ${c}: paced ${x.paced.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg, flood ${Math.round(x.flood.at(-1)!.results / x.flood.at(-1)!.seconds)} msg/s ${x.flood.at(-1)!.cpuUsPerMsg.toFixed(1)} us/msg (main thread ${x.flood.at(-1)!.mainUsPerMsg.toFixed(1)})${o['trace-gc'] ? `, ${x.flood.at(-1)!.gc.scavenges} scavenges ${x.flood.at(-1)!.gc.scavengeMs.toFixed(0)} ms, ${x.flood.at(-1)!.gc.markCompacts} mark-compacts ${x.flood.at(-1)!.gc.markCompactMs.toFixed(0)} ms` : ''}\n`);
       }
     }
     const off = services.get('off')!;
     const offPaced = median(off.paced.map((x) => x.cpuUsPerMsg));
     const offFlood = median(off.flood.map((x) => x.cpuUsPerMsg));
-    process.stdout.write(`| view | paced ${o.rate.toLocaleString('en')}/s: results/s | paced: service CPU µs/msg | vs off | flood: results/s | flood: service CPU µs/msg | vs off | page bytes/s |\n|---|---|---|---|---|---|---|---|\n`);
+    const offMain = median(off.flood.map((x) => x.mainUsPerMsg));
+    process.stdout.write(`| view | paced ${o.rate.toLocaleString('en')}/s: results/s | paced: service CPU µs/msg | vs off | flood: results/s | flood: service CPU µs/msg | vs off | flood: main thread µs/msg | vs off | page bytes/s |\n|---|---|---|---|---|---|---|---|---|---|\n`);
     for (const c of CONFIGS) {
       const x = services.get(c)!;
       const p = median(x.paced.map((y) => y.cpuUsPerMsg));
       const f = median(x.flood.map((y) => y.cpuUsPerMsg));
+      const m = median(x.flood.map((y) => y.mainUsPerMsg));
       const rate = median(x.paced.map((y) => y.results / y.seconds));
       const cap = median(x.flood.map((y) => y.results / y.seconds));
       const secs = [...x.paced, ...x.flood].reduce((a, y) => a + y.seconds, 0);
-      process.stdout.write(`| ${c} | ${Math.round(rate).toLocaleString('en')} | ${p.toFixed(1)} | ${(p / offPaced).toFixed(3)}x | ${Math.round(cap).toLocaleString('en')} | ${f.toFixed(1)} | ${(f / offFlood).toFixed(3)}x | ${c === 'on, page open' ? Math.round(x.s.pageBytes / secs).toLocaleString('en') : '-'} |\n`);
+      process.stdout.write(`| ${c} | ${Math.round(rate).toLocaleString('en')} | ${p.toFixed(1)} | ${(p / offPaced).toFixed(3)}x | ${Math.round(cap).toLocaleString('en')} | ${f.toFixed(1)} | ${(f / offFlood).toFixed(3)}x | ${m.toFixed(1)} | ${(m / offMain).toFixed(3)}x | ${c === 'on, page open' ? Math.round(x.s.pageBytes / secs).toLocaleString('en') : '-'} |\n`);
+    }
+    if (o['trace-gc']) {
+      process.stdout.write(`\nGarbage collection in the flood runs (node --trace-gc; medians per run; pause ms are the main thread's):\n\n| view | scavenges per 10k results | scavenge ms per 10k results | mark-compacts per run | mark-compact ms per run | heap used after GC, MB |\n|---|---|---|---|---|---|\n`);
+      for (const c of CONFIGS) {
+        const fl = services.get(c)!.flood;
+        const per = (f: (g: GcCount) => number): number => median(fl.map((y) => (f(y.gc) * 10_000) / Math.max(1, y.results)));
+        process.stdout.write(`| ${c} | ${per((g) => g.scavenges).toFixed(1)} | ${per((g) => g.scavengeMs).toFixed(1)} | ${median(fl.map((y) => y.gc.markCompacts)).toFixed(1)} | ${median(fl.map((y) => y.gc.markCompactMs)).toFixed(1)} | ${fl.at(-1)!.gc.heapMb.toFixed(1)} |\n`);
+      }
     }
     const ns = recordRowNs(o.devices, o.repeats);
     const rec = median(ns);
