@@ -37,6 +37,7 @@ const SPECS = {
   window: { type: 'number', integer: true, min: 100, description: 'readings without a result at most (flood)', default: 20000 },
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
   'cpu-prof': { type: 'string', description: 'write each service\'s V8 CPU profile (node --cpu-prof) into this folder', placeholder: 'DIR' },
+  order: { type: 'string', choices: ['random', 'in-order'], description: 'the order devices report in within a round: a new random one each round (as a fleet does), or by device number', default: 'random' },
   'trace-gc': { type: 'boolean', description: 'run the services with node --trace-gc and report their garbage collections per measurement', default: false },
 } satisfies OptionSpecs;
 
@@ -140,15 +141,38 @@ interface Run {
   gc: GcCount;
 }
 
-/** Device d's k-th reading: ts TS0 + k s; a sine per device. */
+/**
+ * Device d's k-th reading: ts TS0 + k s; a sine per device. Every device reports once per round (round k: its
+ * k-th reading); within a round in device order, or (`random`) in a new order each round, as devices with
+ * clocks of their own report (the same orders for every configuration: a seeded generator per fleet).
+ */
 class Fleet {
   next = 0;
-  constructor(readonly devices: number, readonly prefix: string) {}
+  readonly #order: Uint32Array;
+  #round = -1;
+  #seed = 12345;
+  constructor(readonly devices: number, readonly prefix: string, readonly random: boolean) {
+    this.#order = Uint32Array.from({ length: devices }, (_, d) => d);
+  }
+  device(n: number): number {
+    if (!this.random) return n % this.devices;
+    const k = Math.floor(n / this.devices);
+    while (this.#round < k) {
+      const o = this.#order;
+      for (let i = o.length - 1; i > 0; i--) {
+        this.#seed = (Math.imul(this.#seed, 1103515245) + 12345) >>> 0;
+        const j = this.#seed % (i + 1);
+        [o[i], o[j]] = [o[j]!, o[i]!];
+      }
+      this.#round++;
+    }
+    return this.#order[n % this.devices]!;
+  }
   topic(n: number): string {
-    return `${this.prefix}/d${n % this.devices}/telemetry`;
+    return `${this.prefix}/d${this.device(n)}/telemetry`;
   }
   payload(n: number): string {
-    const d = n % this.devices;
+    const d = this.device(n);
     const k = Math.floor(n / this.devices);
     return `{"ts":${TS0 + k * 1000},"value":${(Math.sin(k / 5 + d) * 10 + 20).toFixed(3)}}`;
   }
@@ -243,7 +267,7 @@ async function main(): Promise<void> {
   const broker = spawn(o.mosquitto, ['-c', conf], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 300));
   if (broker.exitCode !== null) throw new Error(`mosquitto (${o.mosquitto}) did not start`);
-  process.stdout.write(`Live view bench: ${o.devices.toLocaleString('en')} devices, QoS 0, Mosquitto on 127.0.0.1:${port}; ${o.seconds} s per measurement, median of ${o.repeats}, configurations round-robin.\n`);
+  process.stdout.write(`Live view bench: ${o.devices.toLocaleString('en')} devices reporting ${o.order === 'random' ? 'in a new random order each round' : 'in device order'}, QoS 0, Mosquitto on 127.0.0.1:${port}; ${o.seconds} s per measurement, median of ${o.repeats}, configurations round-robin.\n`);
   process.stdout.write(`Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}.\n\n`);
   const services = new Map<Config, { s: Service; pub: RawMqtt; sub: RawMqtt; fleet: Fleet; paced: Run[]; flood: Run[] }>();
   let seq = 0;
@@ -254,7 +278,7 @@ async function main(): Promise<void> {
       const pub = await RawMqtt.connect(port, `bench-view-pub-${seq++}`);
       const sub = await RawMqtt.connect(port, `bench-view-sub-${seq++}`);
       await sub.subscribe(`${prefix}/+/result`, 0);
-      const fleet = new Fleet(o.devices, prefix);
+      const fleet = new Fleet(o.devices, prefix, o.order === 'random');
       // Warm-up: every device's state and view track allocated, JIT settled.
       await measure(pub, sub, fleet, s, 3, undefined, o.window);
       if (c === 'on, page open') await openPage(s);
