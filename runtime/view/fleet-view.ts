@@ -74,6 +74,11 @@ export class FleetView {
     return this.#tracks.size;
   }
 
+  /** Slabs holding memory: one per result shape that tracked devices have (one but during a model swap). */
+  get slabs(): number {
+    return this.#slabs.size;
+  }
+
   /** The model's target names (the charts' series). */
   get targets(): readonly string[] {
     return this.#source.shape().targets;
@@ -112,6 +117,7 @@ export class FleetView {
       slab = new TrackSlab(this.points, targets, features, forecast);
       this.#slabs.set(key, slab);
     }
+    if (last !== undefined && last.live === 0) this.#slabs.delete(`${last.targets},${last.features},${last.forecast}`);
     this.#slab = slab;
     return slab;
   }

@@ -136,6 +136,11 @@ t.test('a model with more targets: the device starts over with the new shape', a
   v.record({ ...result('a', 2, 1, 1), values: [1, 2], expected: [1, 2], error: [0, 0] });
   t.equal(v.get('a')!.targets, 2);
   t.same(v.get('a')!.pointsSince(0).value, [[1], [2]]);
+  t.equal(v.slabs, 1, 'the old shape\'s memory went with its last device');
+  v.forget('a');
+  v.record(result('b', 3, 1, 1));
+  t.equal(v.slabs, 1, 'and a shape no device has any more goes when another comes');
+  t.equal(v.get('b')!.targets, 1);
 });
 
 t.test('the summary\'s rows are the same as sorting the whole fleet', async (t) => {
