@@ -36,7 +36,7 @@ t.test('with no page open the view does nothing but record: no timer, no summary
   const page = await new Promise<IncomingMessage>((resolve, reject) => get(`http://127.0.0.1:${port}/view/events`, resolve).on('error', reject));
   let bytes = 0;
   page.on('data', (b: Buffer) => (bytes += b.length));
-  await sleep(60);
+  for (let i = 0; i < 400 && summaries < 3; i++) await sleep(5); // a loaded machine delays timers
   t.ok(summaries >= 3, `a page open: a summary per tick (${summaries})`);
   t.ok(bytes > 0, 'sent to the page');
   t.equal(vs.clients, 1);
