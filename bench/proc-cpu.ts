@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 
 const CLK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
 
-/** CPU seconds used so far by a process (user + system), or NaN where /proc is missing. */
-export function cpuSeconds(pid: number | undefined): number {
+/** CPU seconds used so far by a process (user + system), or by one of its threads (`tid`), or NaN where /proc is missing. */
+export function cpuSeconds(pid: number | undefined, tid?: number): number {
   if (pid === undefined) return NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / CLK;
   } catch {

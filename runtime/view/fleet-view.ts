@@ -2,6 +2,7 @@ import type { BatchResults } from '../engine/batch-results';
 import type { Result } from '../engine/sample';
 import { EdgeLstmError } from '../errors';
 import { DeviceTrack, bytesPerDevice, type DeviceRow } from './device-track';
+import { TrackSlab } from './track-slab';
 
 /** Options of the live view; each is also a `run` option (--view, --view-devices, --view-points). */
 export interface FleetViewOptions {
@@ -45,15 +46,21 @@ export interface FleetSummary {
 /**
  * The live view's memory: a DeviceTrack per device, at most `devices` of
  * them (bytesPerDevice each), fed with every result the service publishes.
- * Recording is a Map lookup and a few typed-array writes: the view being
- * open or not costs the hot path the same. Eviction is second-chance (the
- * CLOCK algorithm over the Map's insertion order), amortized O(1).
+ * The tracks' points live in TrackSlabs, one per result shape (a model with
+ * other targets starts its devices over in a slab of its own). Recording is
+ * a Map lookup and writes into the device's slot (its header and one point):
+ * the view being open or not costs the hot path the same. Eviction is
+ * second-chance (the CLOCK algorithm over the Map's insertion order),
+ * amortized O(1).
  */
 export class FleetView {
   readonly points: number;
   readonly maxDevices: number;
   readonly #source: ViewSource;
   readonly #tracks = new Map<string, DeviceTrack>();
+  /** The slabs by shape ("targets,features,forecast"), and the one the last result went to. */
+  readonly #slabs = new Map<string, TrackSlab>();
+  #slab: TrackSlab | undefined;
   results = 0;
   errors = 0;
 
@@ -67,6 +74,11 @@ export class FleetView {
     return this.#tracks.size;
   }
 
+  /** Slabs holding memory: one per result shape that tracked devices have (one but during a model swap). */
+  get slabs(): number {
+    return this.#slabs.size;
+  }
+
   /** The model's target names (the charts' series). */
   get targets(): readonly string[] {
     return this.#source.shape().targets;
@@ -76,21 +88,38 @@ export class FleetView {
     return this.#tracks.get(device);
   }
 
-  /** Records one result (the hot path: called for every published result). */
+  /** Records one result. */
   record(r: Result): void {
     this.results++;
     let t = this.#tracks.get(r.device);
-    if (t === undefined || t.targets !== (r.expected?.length ?? t.targets)) t = this.#add(r.device);
+    const slab = this.#slabFor(r.expected?.length ?? t?.targets ?? this.#source.shape().targets.length, r.values.length, r.forecast.length);
+    if (t === undefined || t.slab !== slab) t = this.#add(r.device, slab);
     t.record(r, this.#source.shape().targetIndex);
   }
 
-  /** Records row `i` of an engine batch from its columns (the hot path when the service builds no Result objects). */
+  /** Records row `i` of an engine batch from its columns (the hot path: the service calls it for every result it publishes). */
   recordRow(b: BatchResults, i: number): void {
     this.results++;
     const device = b.device(i);
     let t = this.#tracks.get(device);
-    if (t === undefined || (b.columns.hasForecast[i] === 1 && t.targets !== b.T)) t = this.#add(device);
+    const slab = this.#slabFor(b.T, b.sample(i).values.length, b.T * b.horizon);
+    if (t === undefined || t.slab !== slab) t = this.#add(device, slab);
     t.recordRow(b, i, this.#source.shape().targetIndex);
+  }
+
+  /** The slab of results with this shape (the last one used, but after a model swap). */
+  #slabFor(targets: number, features: number, forecast: number): TrackSlab {
+    const last = this.#slab;
+    if (last !== undefined && last.fits(targets, features, forecast)) return last;
+    const key = `${targets},${features},${forecast}`;
+    let slab = this.#slabs.get(key);
+    if (slab === undefined) {
+      slab = new TrackSlab(this.points, targets, features, forecast);
+      this.#slabs.set(key, slab);
+    }
+    if (last !== undefined && last.live === 0) this.#slabs.delete(`${last.targets},${last.features},${last.forecast}`);
+    this.#slab = slab;
+    return slab;
   }
 
   /** Counts a rejected reading (on its device's row when the device is tracked). */
@@ -105,21 +134,31 @@ export class FleetView {
 
   /** Drops a device (the engine forgot it). */
   forget(device: string): void {
-    this.#tracks.delete(device);
+    const t = this.#tracks.get(device);
+    if (t !== undefined) this.#drop(t);
   }
 
-  #add(device: string): DeviceTrack {
-    this.#tracks.delete(device);
+  #add(device: string, slab: TrackSlab): DeviceTrack {
+    const old = this.#tracks.get(device);
+    if (old !== undefined) this.#drop(old);
     while (this.#tracks.size >= this.maxDevices) this.#evictOne();
-    const t = new DeviceTrack(device, this.points, this.#source.shape().targets.length);
+    const t = new DeviceTrack(device, slab);
     this.#tracks.set(device, t);
     return t;
   }
 
+  /** The device leaves the view; its slot is free, and a slab no device uses any more goes (the one in use stays). */
+  #drop(t: DeviceTrack): void {
+    this.#tracks.delete(t.device);
+    t.release();
+    const slab = t.slab;
+    if (slab.live === 0 && slab !== this.#slab) this.#slabs.delete(`${slab.targets},${slab.features},${slab.forecast}`);
+  }
+
   #evictOne(): void {
     for (const [d, t] of this.#tracks) {
+      if (!t.touched) return this.#drop(t);
       this.#tracks.delete(d);
-      if (!t.touched) return;
       t.touched = false;
       this.#tracks.set(d, t);
     }
@@ -156,7 +195,7 @@ export class FleetView {
       tracked: this.#tracks.size,
       maxDevices: this.maxDevices,
       points: this.points,
-      bytesPerDevice: bytesPerDevice(this.points, targets.length),
+      bytesPerDevice: this.#slab !== undefined ? bytesPerDevice(this.points, this.#slab.targets, this.#slab.features, this.#slab.forecast) : bytesPerDevice(this.points, targets.length),
       results: this.results,
       errors: this.errors,
       open,

@@ -116,9 +116,10 @@ t.test('errors, the summary\'s order and filter, sizes', async (t) => {
   t.equal(v.summary('', 1).rows.length, 1, 'rows limited');
   t.equal(v.summary('', 1).matched, 3);
   engineDevices = 0;
-  // A point's fields together, rounded up to 8 bytes: 16 + 4 × (3T + 2).
-  t.equal(bytesPerDevice(240, 1), 240 * 40 + 16 + 1024);
-  t.equal(bytesPerDevice(240, 3), 240 * 64 + 48 + 1024);
+  // A point's fields together, rounded up to 8 bytes: 16 + 4 × (3T + 2); a header of 1 + 2T + features + forecast doubles; 200 bytes of objects.
+  t.equal(bytesPerDevice(240, 1), 240 * 40 + 8 * 5 + 200);
+  t.equal(bytesPerDevice(240, 3), 240 * 64 + 8 * 13 + 200);
+  t.equal(bytesPerDevice(240, 2, 5, 8), 240 * 48 + 8 * (1 + 4 + 5 + 8) + 200);
 });
 
 t.test('bad options are refused with the option named', async (t) => {
@@ -135,6 +136,11 @@ t.test('a model with more targets: the device starts over with the new shape', a
   v.record({ ...result('a', 2, 1, 1), values: [1, 2], expected: [1, 2], error: [0, 0] });
   t.equal(v.get('a')!.targets, 2);
   t.same(v.get('a')!.pointsSince(0).value, [[1], [2]]);
+  t.equal(v.slabs, 1, 'the old shape\'s memory went with its last device');
+  v.forget('a');
+  v.record(result('b', 3, 1, 1));
+  t.equal(v.slabs, 1, 'and a shape no device has any more goes when another comes');
+  t.equal(v.get('b')!.targets, 1);
 });
 
 t.test('the summary\'s rows are the same as sorting the whole fleet', async (t) => {
@@ -184,4 +190,47 @@ t.test('recordRow (from the engine\'s columns) keeps exactly what record(b.resul
   t.ok(episodes > 0, `episodes among them (${episodes})`);
   await e.close();
   await m.release();
+});
+
+t.test('devices share chunks of memory: each keeps its own points, values, forecast and band, whatever the order they report in', async (t) => {
+  const v = new FleetView(source(), { points: 3, devices: 1000 });
+  const N = 700; // three chunks of 256 devices
+  const order = Array.from({ length: N }, (_, d) => (d * 337) % N);
+  for (let k = 0; k < 5; k++) {
+    for (const d of order) v.record({ ...result(`d${d}`, 1000 * k + d, d + k / 10, k === 0 ? null : d), forecast: [d + 0.5, -d] });
+  }
+  let wrong = 0;
+  for (let d = 0; d < N; d++) {
+    const tr = v.get(`d${d}`)!;
+    const p = tr.pointsSince(0);
+    const ok = p.from === 2 && p.to === 5 && JSON.stringify(p.ts) === JSON.stringify([2000 + d, 3000 + d, 4000 + d]) && p.value[0]!.every((x, i) => Math.abs(x! - (d + (2 + i) / 10)) < 1e-3 * (d + 1))
+      && JSON.stringify(tr.forecast) === JSON.stringify([d + 0.5, -d]) && JSON.stringify(tr.row().values) === JSON.stringify([d + 0.4]);
+    if (!ok) wrong++;
+  }
+  t.equal(wrong, 0, `all ${N} devices' points are their own`);
+  t.equal(v.summary('', 0).bytesPerDevice, bytesPerDevice(3, 1, 1, 2));
+});
+
+t.test('a dropped device\'s memory goes to the next one: the old track shows nothing of it, the new one nothing of the old', async (t) => {
+  const v = new FleetView(source(), { points: 4, devices: 2 });
+  for (let k = 0; k < 3; k++) {
+    v.record(result('a', k, 100 + k, k ? 100 : null));
+    v.record(result('b', k, 200 + k, k ? 200 : null));
+  }
+  const a = v.get('a')!;
+  v.record(result('c', 10, 7, null)); // one pass clears both, then 'a' goes; 'c' takes its slot
+  t.equal(v.get('a'), undefined);
+  t.same(a.pointsSince(0).ts, [], 'the dropped track has no points');
+  t.same(a.row().values, [], 'nor values');
+  t.ok(Number.isNaN(a.lastLikelihood));
+  const c = v.get('c')!;
+  t.same(c.pointsSince(0).value, [[7]], 'the new device has only its own point');
+  t.same(c.pointsSince(0).band, [[null]], 'and no error scale of the old one');
+  t.equal(c.row().likelihood, null);
+  v.record(result('c', 11, 8, 7));
+  t.same(c.pointsSince(0).band, [[null, null]], 'no band before its own first error');
+  v.forget('b');
+  v.record(result('d', 1, 1, null));
+  t.same(v.get('d')!.pointsSince(0).ts, [1]);
+  t.same(v.get('c')!.pointsSince(0).ts, [10, 11], 'the others keep theirs');
 });
