@@ -216,7 +216,7 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
         HAS_REL[t] = Number.isNaN(e) ? 0 : 1;
         // A relation still broken keeps an episode open (its errors are not in the calm statistics: they would widen them).
         const nr = Number.isNaN(e) ? NaN : relationEvidence(o, a, f + REL, e);
-        if (nr >= -Math.log10(1 - o.release)) plain = false;
+        if (nr >= releaseNines(o.release)) plain = false;
         if (nr - o.relationWeight > nines) nines = nr - o.relationWeight;
       }
       const fast = a[f + FAST]! + (zc - a[f + FAST]!) / o.calmWindow;
@@ -357,6 +357,16 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
 }
 
 const LOG10_2 = Math.log10(2);
+/** -log10(1 - release), kept for the last `release` seen (the options change only on a reload). */
+let releaseOf = NaN;
+let releaseNinesOf = NaN;
+function releaseNines(release: number): number {
+  if (release !== releaseOf) {
+    releaseOf = release;
+    releaseNinesOf = -Math.log10(1 - release);
+  }
+  return releaseNinesOf;
+}
 const SEASON_OUT = new SeasonEvidence();
 /** Every target's standardized value at this reading (relations). */
 const ZS = new Float64Array(RELATION_MAX_TARGETS);

@@ -4,8 +4,7 @@
  * incremental mean and variance), read in nines. Kept in a Float64 row at
  * two slots, `mean` and `variance`; nothing is allocated.
  */
-import { normalTail } from '../likelihood';
-import { tailNines } from './surprise';
+import { normalTailNines } from './surprise';
 
 /** Folds `x` into the mean and variance at `a[mean]`, `a[variance]` with weight `alpha` (1/n until the window is full). */
 export function foldDistribution(a: Float64Array, mean: number, variance: number, x: number, alpha: number): void {
@@ -16,5 +15,5 @@ export function foldDistribution(a: Float64Array, mean: number, variance: number
 
 /** How unusual `x` is against that distribution, in nines (standard deviation floored at `minStd`). */
 export function distributionNines(a: Float64Array, mean: number, variance: number, x: number, minStd: number): number {
-  return tailNines((x - a[mean]!) / Math.max(Math.sqrt(a[variance]!), minStd), normalTail);
+  return normalTailNines((x - a[mean]!) / Math.max(Math.sqrt(a[variance]!), minStd));
 }

@@ -9,12 +9,24 @@
  * evidence survives into the published number.
  */
 
+import { normalTail } from '../likelihood';
+
 const LN10 = Math.LN10;
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** -log10 P(Z > z) for a standard normal, accurate in both the body and the far tail. */
 export function tailNines(z: number, tail: (z: number) => number): number {
   if (z < 6) return -Math.log10(tail(z));
+  return millsNines(z);
+}
+
+/** tailNines with normalTail called directly (the detector's per-reading path: a call the compiler can inline). */
+export function normalTailNines(z: number): number {
+  if (z < 6) return -Math.log10(normalTail(z));
+  return millsNines(z);
+}
+
+function millsNines(z: number): number {
   // Mills ratio asymptotic: P(Z > z) ~ phi(z) / z * (1 - 1/z^2 + 3/z^4).
   const corr = 1 - 1 / (z * z) + 3 / (z * z * z * z);
   return (0.5 * z * z + HALF_LOG_2PI + Math.log(z) - Math.log(corr)) / LN10;

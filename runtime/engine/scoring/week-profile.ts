@@ -35,15 +35,18 @@ export const WEEK_DEVICE_WIDTH = WEEK_BINS;
 export const WEEK_FEATURE_WIDTH = WEEK_BINS;
 
 let view: Float32Array = new Float32Array(0);
-let viewOf: ArrayBufferLike | null = null;
+/** The row `view` was made for, and its first half's index in `view`: compared by identity (reading `a.buffer` per access costs more). */
+let viewRow: Float64Array | null = null;
+let viewHalves = 0;
 
 /** Makes `view` the float32 view over `a`'s buffer (call before reading `view`); slot `i`'s first half is at halves(a) + 2 * i. */
 function halves(a: Float64Array): number {
-  if (viewOf !== a.buffer) {
-    view = new Float32Array(a.buffer);
-    viewOf = a.buffer;
+  if (viewRow !== a) {
+    if (viewRow === null || view.buffer !== a.buffer) view = new Float32Array(a.buffer);
+    viewRow = a;
+    viewHalves = a.byteOffset / 4;
   }
-  return a.byteOffset / 4;
+  return viewHalves;
 }
 
 /** The bin of the (UTC) week a reading at `ts` falls in. */
