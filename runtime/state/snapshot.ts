@@ -11,8 +11,9 @@ import type { DeviceStateStore } from './store';
  * 3: the naive forecast's error statistics. 4: the time-of-day profile and the
  * recent-error statistics that calm an episode. 5: the week profile (its bins
  * stored as float32 pairs in the Float64 row) and the forecast's recalibration.
+ * 6: the time-of-day profile's per-hour slots interleaved (one cache line a reading).
  */
-export const SNAPSHOT_FORMAT_VERSION = 5;
+export const SNAPSHOT_FORMAT_VERSION = 6;
 const MAGIC = Buffer.from('EDGELSTM-STATE\n', 'latin1');
 
 interface SnapshotHeader {

@@ -19,20 +19,24 @@ import type { ScoringOptions } from './scoring-options';
 export const SEASON_BINS = 24;
 const DAY_MS = 86_400_000;
 
-// Device block.
+// Device block: per hour (interleaved, so that a reading touches one cache line of it), the hour's
+// readings, the last day learned, the days seen; slot of hour b: b * DEVICE_STRIDE + field.
 const COUNT = 0;
-const DAY = COUNT + SEASON_BINS;
-const DAYS = DAY + SEASON_BINS;
-export const SEASON_DEVICE_WIDTH = DAYS + SEASON_BINS;
+const DAY = 1;
+const DAYS = 2;
+const DEVICE_STRIDE = 3;
+export const SEASON_DEVICE_WIDTH = DEVICE_STRIDE * SEASON_BINS;
 
-// Feature block.
+// Feature block: the error statistics, then per hour (interleaved likewise) mean and deviation.
 const SHORT = 0;
 const LONG_MEAN = 1;
 const LONG_VAR = 2;
 const N = 3;
-const MEAN = 4;
-const DEV = MEAN + SEASON_BINS;
-export const SEASON_FEATURE_WIDTH = DEV + SEASON_BINS;
+const HOURS = 4;
+const MEAN = 0;
+const DEV = 1;
+const FEATURE_STRIDE = 2;
+export const SEASON_FEATURE_WIDTH = HOURS + FEATURE_STRIDE * SEASON_BINS;
 
 /** The hour of the (UTC) day a reading at `ts` falls in. */
 export function seasonBin(ts: number): number {
@@ -42,7 +46,7 @@ export function seasonBin(ts: number): number {
 
 /** Days the hour `b` has been seen in (device block at `d`). */
 export function seasonDays(a: Float64Array, d: number, b: number): number {
-  return a[d + DAYS + b]!;
+  return a[d + b * DEVICE_STRIDE + DAYS]!;
 }
 
 /** What one reading of one feature gave against the profile; one instance is reused. */
@@ -56,7 +60,8 @@ export class SeasonEvidence {
 /** Scores value `v` of the feature block at `f` against hour `b` (in use once seen on `seasonDays` days). */
 export function seasonEvidence(o: ScoringOptions, a: Float64Array, f: number, v: number, b: number, days: number, out: SeasonEvidence): void {
   const ready = days >= o.seasonDays;
-  const z = ready ? Math.min(Math.abs(v - a[f + MEAN + b]!) / (a[f + DEV + b]! + 1e-12), o.zCap) : 0;
+  const h = f + HOURS + b * FEATURE_STRIDE;
+  const z = ready ? Math.min(Math.abs(v - a[h + MEAN]!) / (a[h + DEV]! + 1e-12), o.zCap) : 0;
   profileErrorEvidence(o, a, f, z, ready, out);
 }
 
@@ -82,12 +87,13 @@ export function learnProfileError(o: ScoringOptions, a: Float64Array, s: number)
 /** Counts a normal reading into its hour (device block at `d`; the day into the hour's days); returns the hour's readings. */
 export function learnSeasonBin(a: Float64Array, d: number, b: number, ts: number): number {
   const day = Math.floor(ts / DAY_MS);
-  if (a[d + COUNT + b] === 0 || a[d + DAY + b] !== day) {
-    a[d + DAY + b] = day;
-    a[d + DAYS + b] = a[d + DAYS + b]! + 1;
+  const h = d + b * DEVICE_STRIDE;
+  if (a[h + COUNT] === 0 || a[h + DAY] !== day) {
+    a[h + DAY] = day;
+    a[h + DAYS] = a[h + DAYS]! + 1;
   }
-  const c = a[d + COUNT + b]! + 1;
-  a[d + COUNT + b] = c;
+  const c = a[h + COUNT]! + 1;
+  a[h + COUNT] = c;
   return c;
 }
 
@@ -96,6 +102,7 @@ export function learnSeason(o: ScoringOptions, a: Float64Array, f: number, v: nu
   // The profile's error is learned once the hour is in use.
   if (days > o.seasonDays) learnProfileError(o, a, f);
   const k = 1 / Math.min(readings, o.seasonWindow);
-  a[f + MEAN + b] = a[f + MEAN + b]! + k * (v - a[f + MEAN + b]!);
-  a[f + DEV + b] = a[f + DEV + b]! + k * (Math.abs(v - a[f + MEAN + b]!) - a[f + DEV + b]!);
+  const h = f + HOURS + b * FEATURE_STRIDE;
+  a[h + MEAN] = a[h + MEAN]! + k * (v - a[h + MEAN]!);
+  a[h + DEV] = a[h + DEV]! + k * (Math.abs(v - a[h + MEAN]!) - a[h + DEV]!);
 }

@@ -106,14 +106,14 @@ t.test('learning period by count and by duration: no alarm in it; a restart resu
   t.equal(await b.loadState(join(dir, 's.bin')), 1);
   const rest = await stream(b, 'd', rows.slice(100), 100_000);
   t.same(rest.map((r) => [r.likelihood, r.anomaly, r.warmup]), byCount.slice(100).map((r) => [r.likelihood, r.anomaly, r.warmup]));
-  // A snapshot of format 4 (the scoring statistics before the week profile) is refused, saying why; the engine starts clean.
+  // A snapshot of format 5 (the time-of-day profile's hours not yet interleaved) is refused, saying why; the engine starts clean.
   // (Its checksum made again, so that the format, not the checksum, is what refuses it.)
   const saved = readFileSync(join(dir, 's.bin')).toString('latin1');
-  const body = Buffer.from(saved.slice(0, saved.length - 32).replace('"format":5', '"format":4'), 'latin1');
-  t.not(body.toString('latin1'), saved.slice(0, saved.length - 32), 'the snapshot was of format 5');
+  const body = Buffer.from(saved.slice(0, saved.length - 32).replace('"format":6', '"format":5'), 'latin1');
+  t.not(body.toString('latin1'), saved.slice(0, saved.length - 32), 'the snapshot was of format 6');
   writeFileSync(join(dir, 'old.bin'), Buffer.concat([body, createHash('sha256').update(body).digest()]));
   const c = new Engine(controlModel('persistence'), { maxDelayMs: 0 });
-  await t.rejects(c.loadState(join(dir, 'old.bin')), { code: 'E_SNAPSHOT', message: /format version 4.*older detector/ });
+  await t.rejects(c.loadState(join(dir, 'old.bin')), { code: 'E_SNAPSHOT', message: /format version 5.*older detector/ });
   t.equal(c.devices, 0);
 });
 
