@@ -28,11 +28,15 @@ export const CALIBRATION_WIDTH = 5;
 const SETTLE = 20;
 const MAX_SHARE = 1.5;
 
-/** Stores the model's forecast `raw` made from reading `last` at `a[c ..]`; returns the recalibrated forecast. */
+/**
+ * Stores the model's forecast `raw` made from reading `last` at `a[c ..]`; returns the recalibrated forecast.
+ * Off (`window` 0) it stores nothing: turned on by a reload, a device's first fold then sees a zero step
+ * (no weight in the fit) and the fit settles over the next readings.
+ */
 export function calibrate(window: number, a: Float64Array, c: number, last: number, raw: number): number {
+  if (window <= 0) return raw;
   a[c + RAW] = raw;
   a[c + LAST] = last;
-  if (window <= 0) return raw;
   return last + share(a, c) * (raw - last);
 }
 
