@@ -1,6 +1,7 @@
 /**
  * The fast loop the detector's defaults were tuned with: `npm run
- * bench:tune-detector -- [--half tuning|held-out|all] [JSON options ...]`.
+ * bench:tune-detector -- [--half tuning|held-out|all] [--model FILE] [JSON options ...]`
+ * (`--model`: another model than the shipped generic one, its forecasts cached apart).
  * The forecasts of every NAB file are computed once through the engine and
  * cached (they do not depend on the scoring: the normalization is the
  * model's), then each option set is scored by the engine's own scoring
