@@ -60,7 +60,10 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
   });
   const file = join(outDir, `${r.name}.onnx`);
   writeFileAtomic(file, bytes);
-  writeFileAtomic(join(outDir, `${r.name}.loss.html`), lossChartHtml(`${r.name} ${r.version}`, result.history, result.bestEpoch, 'mean squared error (normalized units)'));
+  const delta = opts.huberDelta ?? 0;
+  const lossWords = delta > 0 && !opts.logvar ? `the Huber loss (delta ${delta}: squared error within it, linear beyond)` : opts.logvar ? 'Gaussian negative log-likelihood' : 'squared error';
+  const lossName = delta > 0 && !opts.logvar ? `Huber loss, delta ${delta} (normalized units)` : opts.logvar ? 'Gaussian negative log-likelihood' : 'mean squared error (normalized units)';
+  writeFileAtomic(join(outDir, `${r.name}.loss.html`), lossChartHtml(`${r.name} ${r.version}`, result.history, result.bestEpoch, lossName));
   log.write(`wrote ${file} (${bytes.length} bytes, ${(result.durationMs / 1000).toFixed(0)} s of training)\n`);
 
   // Held-out check and latency, on the file as shipped.
@@ -111,6 +114,7 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
     bestEpoch: result.bestEpoch,
     trainSeconds: result.durationMs / 1000,
     bestValMse: best?.valMse ?? NaN,
+    loss: lossWords,
     heldOut: summary,
     byFamily,
     latency,

@@ -20,6 +20,8 @@ export interface CardFacts {
   bestEpoch: number;
   trainSeconds: number;
   bestValMse: number;
+  /** The training loss in words, e.g. "squared error". */
+  loss: string;
   heldOut: ForecastSummary;
   byFamily: { family: string; series: number; medianRmseRatio: number; shareBetter: number }[];
   latency: { batch: number; usPerCall: number; usPerDevice: number }[];
@@ -68,7 +70,7 @@ cycles, Gaussian, Student-t, Laplace and uniform noise, bursts of noise,
 spikes, quantized sensors, and scales over four orders of magnitude. Nothing
 from NAB (the evaluation set) or any other outside data.
 
-Training: windows of ${c.window} steps, Adam, gradient clipping at norm 1,
+Training: windows of ${c.window} steps, ${c.loss}, Adam, gradient clipping at norm 1,
 the last 20% of every series for validation with early stopping: ${c.epochs}
 epochs, best at epoch ${c.bestEpoch} (validation MSE ${c.bestValMse.toPrecision(4)} in normalized
 units), ${c.trainSeconds.toFixed(0)} s on one core. The loss curve is

@@ -34,6 +34,8 @@ export interface TrainOptions {
   seed: number;
   /** Train a log-variance head with the Gaussian negative log-likelihood. */
   logvar: boolean;
+  /** Without `logvar`: > 0 trains with the Huber loss of this delta (normalized units) instead of squared error. Default 0. */
+  huberDelta?: number;
   /** Windows drawn per epoch (0: all). Keeps epochs short on large data. */
   windowsPerEpoch: number;
 }
@@ -81,7 +83,7 @@ export interface TrainResult {
   readonly stoppedEarly: boolean;
   readonly durationMs: number;
   readonly split: WindowSplit;
-  readonly loss: 'mse' | 'gaussian-nll';
+  readonly loss: 'mse' | 'huber' | 'gaussian-nll';
 }
 
 /**
@@ -99,7 +101,7 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
     throw new EdgeLstmError('E_CSV', `too few rows for one training window of ${opts.window} steps`, { field: 'window', expected: `a series with more than ${opts.window} rows`, found: series.map((s) => `${s.name}: ${s.rows + 1} rows`).join(', ') });
   }
   const cell = opts.cell ?? 'lstm';
-  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar, cell });
+  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar, cell, huberDelta: opts.logvar ? 0 : (opts.huberDelta ?? 0) });
   const params = layout.init(opts.seed);
   const best = Float64Array.from(params);
   const grad = new Float64Array(layout.size);
@@ -168,7 +170,7 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
     stoppedEarly,
     durationMs: Date.now() - started,
     split,
-    loss: opts.logvar ? 'gaussian-nll' : 'mse',
+    loss: opts.logvar ? 'gaussian-nll' : (opts.huberDelta ?? 0) > 0 ? 'huber' : 'mse',
   };
 }
 

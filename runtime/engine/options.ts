@@ -144,6 +144,7 @@ export function resolveEngineOptions(o: EngineOptions = {}): ResolvedEngineOptio
   int('scoring.seasonWindow', s.seasonWindow, 1);
   num('scoring.weekWeight', s.weekWeight, 0, 1e9);
   int('scoring.calibrationWindow', s.calibrationWindow, 0);
+  num('scoring.varianceWeight', s.varianceWeight, 0, 1);
   int('scoring.weekProfileWeeks', s.weekProfileWeeks, 1, 7);
   int('scoring.refractory', s.refractory, s.calmZ > 0 ? 1 : 0); // with calmZ, 0 would reopen an episode at the next reading
   int('scoring.relearnAfter', s.relearnAfter, 0);

@@ -26,6 +26,8 @@ export class BatchScratch {
   readonly reading = new ReadingScore();
   /** The scorer's input, one object refilled per reading. */
   readonly input: MutableScoreInput;
+  /** A reading's predicted standard deviation per target (original units), with a variance head. */
+  readonly sigma: Float64Array;
   readonly gatherSlots: number[];
   readonly copier: StateCopier;
   /** The batch's results, column by column, and the view callers read them through. */
@@ -44,7 +46,8 @@ export class BatchScratch {
     this.copier = new StateCopier(L, H, cells);
     this.columns = new ResultColumns(maxBatch, T, horizon);
     this.results = new BatchResults(this.columns, shape.targets, horizon);
-    this.input = { values: NO_VALUES, targetIndex: shape.targetIndex, expected: null, expectedOff: 0, ts: 0, steps: 0, warmup: 0, warmupMs: 0 };
+    this.sigma = new Float64Array(T);
+    this.input = { values: NO_VALUES, targetIndex: shape.targetIndex, expected: null, expectedOff: 0, sigma: null, sigmaOff: 0, ts: 0, steps: 0, warmup: 0, warmupMs: 0 };
   }
 }
 
@@ -174,9 +177,11 @@ function scoreAndCommit(ctx: BatchContext, items: readonly BatchItem[], aux: Flo
         const err = values[f]! - exp;
         C.expected[i * T + t] = exp;
         C.error[i * T + t] = err;
-        const z = err / featureStd(norm, aux, row + A.norm, F, f);
+        const std = featureStd(norm, aux, row + A.norm, F, f);
+        const z = err / std;
         if (hasLogvar) {
           const lv = aux[row + A.logvar + t]!;
+          S.sigma[t] = std * Math.exp(0.5 * lv);
           acc += 0.5 * lv + 0.5 * z * z * Math.exp(-lv) + HALF_LOG_2PI;
         } else {
           acc += z * z;
@@ -187,6 +192,7 @@ function scoreAndCommit(ctx: BatchContext, items: readonly BatchItem[], aux: Flo
     inp.values = values;
     inp.expected = has ? aux : null;
     inp.expectedOff = row + A.expected;
+    inp.sigma = has && hasLogvar ? S.sigma : null;
     inp.ts = item.ts;
     inp.steps = aux[row + A.steps]!;
     inp.warmup = opts.warmup;
@@ -218,6 +224,7 @@ function scoreAndCommit(ctx: BatchContext, items: readonly BatchItem[], aux: Flo
   }
   inp.values = NO_VALUES;
   inp.expected = null;
+  inp.sigma = null;
   return gapResets;
 }
 

@@ -13,6 +13,12 @@ export interface NetShape {
   readonly outputs: number;
   /** Whether a log-variance head is trained next to the mean head. */
   readonly logvar: boolean;
+  /**
+   * Without a variance head: > 0 trains the mean head with the Huber loss of this delta (normalized units:
+   * squared error within it, linear beyond, so a spike pulls the forecast less than a squared error would);
+   * 0 or absent: squared error.
+   */
+  readonly huberDelta?: number;
   /** Default 'lstm'. A GRU is trained with linear_before_reset = 1, as PyTorch's nn.GRU computes. */
   readonly cell?: CellKind;
 }

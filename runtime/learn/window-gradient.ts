@@ -38,6 +38,7 @@ export function squaredErrorOf(yHat: Float64Array, y: Float64Array, yOff: number
 /** The heads at step t: predictions (and log-variances) from the top layer's h at hOff; returns the step's loss. */
 export function headForward(lay: ParamLayout, p: Float64Array, hs: Float64Array, hOff: number, y: Float64Array, yRow: number, yHat: Float64Array, logvar: Float64Array, t: number): number {
   const { hiddenSize: H, outputs: T, logvar: withLogvar } = lay.shape;
+  const delta = lay.shape.huberDelta ?? 0;
   let loss = 0;
   for (let o = 0; o < T; o++) {
     let s = p[lay.headB + o]!;
@@ -52,6 +53,9 @@ export function headForward(lay: ParamLayout, p: Float64Array, hs: Float64Array,
       logvar[t * T + o] = v;
       const lv = v > LOGVAR_LIMIT ? LOGVAR_LIMIT : v < -LOGVAR_LIMIT ? -LOGVAR_LIMIT : v;
       loss += 0.5 * lv + 0.5 * e * e * Math.exp(-lv) + HALF_LOG_2PI;
+    } else if (delta > 0 && (e > delta || e < -delta)) {
+      // Huber, scaled to meet the squared error (and its gradient 2e) at |e| = delta.
+      loss += 2 * delta * Math.abs(e) - delta * delta;
     } else {
       loss += e * e;
     }
@@ -62,6 +66,7 @@ export function headForward(lay: ParamLayout, p: Float64Array, hs: Float64Array,
 /** The heads' gradients at step t: into `grad`, and d(loss)/d(top h) added into dh. */
 export function headBackward(lay: ParamLayout, p: Float64Array, grad: Float64Array, hs: Float64Array, hOff: number, y: Float64Array, yRow: number, yHat: Float64Array, logvar: Float64Array, t: number, dy: Float64Array, dlv: Float64Array, dh: Float64Array): void {
   const { hiddenSize: H, outputs: T, logvar: withLogvar } = lay.shape;
+  const delta = lay.shape.huberDelta ?? 0;
   for (let o = 0; o < T; o++) {
     const e = yHat[t * T + o]! - y[yRow + o]!;
     if (withLogvar) {
@@ -72,7 +77,7 @@ export function headBackward(lay: ParamLayout, p: Float64Array, grad: Float64Arr
       dy[o] = e * prec;
       dlv[o] = clamped ? 0 : 0.5 - 0.5 * e * e * prec;
     } else {
-      dy[o] = 2 * e;
+      dy[o] = delta > 0 && e > delta ? 2 * delta : delta > 0 && e < -delta ? -2 * delta : 2 * e;
     }
   }
   for (let o = 0; o < T; o++) {

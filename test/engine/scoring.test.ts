@@ -65,6 +65,25 @@ t.test('a variance head gives Gaussian negative log-likelihood scores', async (t
   await m.release();
 });
 
+t.test('varianceWeight: with a variance head, errors are measured in predicted standard deviations', async (t) => {
+  const values = Array.from({ length: 400 }, (_, i) => wave(i));
+  values[300] = 80;
+  const likelihoods = async (m: Model, varianceWeight: number): Promise<number[]> => {
+    const rs = await run(new Engine(m, { maxDelayMs: 0, warmup: 100, scoring: { varianceWeight } }), 'd', values);
+    return rs.map((r) => r.likelihood ?? NaN);
+  };
+  const withHead = await model({ logvar: true });
+  const off = await likelihoods(withHead, 0);
+  const on = await likelihoods(withHead, 1);
+  t.notSame(on, off, 'the predicted variance changes the likelihoods');
+  t.same(on.slice(0, 2), off.slice(0, 2), 'nothing to divide before the first forecast');
+  const plain = await model();
+  t.same(await likelihoods(plain, 1), await likelihoods(plain, 0), 'no effect without a variance head');
+  t.throws(() => resolveEngineOptions({ scoring: { varianceWeight: 2 } }), /varianceWeight/);
+  await withHead.release();
+  await plain.release();
+});
+
 t.test('a forecast horizon rolls out on a copy: the live state does not move', async (t) => {
   const m = await model();
   const one = new Engine(m, { maxDelayMs: 0, horizon: 1 });

@@ -14,7 +14,7 @@ t.test('the build pipeline (quick mode) writes a loadable model, its chart and c
     await buildGeneric(join(dir, 'b'), true);
   });
   const model = await loadModel(join(dir, 'a', 'generic.onnx'));
-  t.equal(model.id, 'generic@1.0.0');
+  t.equal(model.id, 'generic@1.1.0');
   t.same(model.metadata.features, ['value']);
   t.same(model.metadata.normalization, GENERIC_RECIPE.normalization);
   t.same(model.dims, { F: 1, H: 32, L: 1, T: 1 });

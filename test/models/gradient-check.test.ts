@@ -44,13 +44,32 @@ for (const shape of [
   { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: true },
   { inputSize: 3, hiddenSize: 4, layers: 1, outputs: 2, logvar: false, cell: 'gru' as const },
   { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: true, cell: 'gru' as const },
+  { inputSize: 3, hiddenSize: 4, layers: 1, outputs: 2, logvar: false, huberDelta: 0.3 },
+  { inputSize: 2, hiddenSize: 3, layers: 2, outputs: 2, logvar: false, huberDelta: 0.3, cell: 'gru' as const },
 ]) {
-  t.test(`gradient matches finite differences: ${shape.cell ?? 'lstm'} F=${shape.inputSize} H=${shape.hiddenSize} L=${shape.layers} T=${shape.outputs}${shape.logvar ? ' +logvar' : ''}`, (t) => {
+  t.test(`gradient matches finite differences: ${shape.cell ?? 'lstm'} F=${shape.inputSize} H=${shape.hiddenSize} L=${shape.layers} T=${shape.outputs}${shape.logvar ? ' +logvar' : ''}${'huberDelta' in shape ? ` huber ${shape.huberDelta}` : ''}`, (t) => {
     const { worst, params } = check(shape, 6, 11);
     t.ok(worst < 1e-5, `worst relative error ${worst.toExponential(2)} over ${params} parameters`);
     t.end();
   });
 }
+
+t.test('the Huber loss: squared error within delta, 2 delta |e| - delta^2 beyond', (t) => {
+  const base = { inputSize: 2, hiddenSize: 3, layers: 1, outputs: 1, logvar: false };
+  const p = new ParamLayout(base).init(5);
+  const x = Float64Array.from([0.5, -0.25]);
+  for (const target of [0.01, 3, -3]) {
+    const y = Float64Array.from([target]);
+    const squared = new WindowGradient(new ParamLayout(base), 2).forward(p, x, 0, y, 0, 1);
+    const e = Math.sqrt(squared);
+    for (const delta of [0.05, 0.5, 10]) {
+      const huber = new WindowGradient(new ParamLayout({ ...base, huberDelta: delta }), 2).forward(p, x, 0, y, 0, 1);
+      const want = e > delta ? 2 * delta * e - delta * delta : e * e;
+      t.ok(Math.abs(huber - want) < 1e-12, `target ${target}, |e| ${e.toFixed(3)}, delta ${delta}: ${huber} (want ${want})`);
+    }
+  }
+  t.end();
+});
 
 t.test('the gradient check can fail: a corrupted gradient is caught', (t) => {
   const shape = { inputSize: 2, hiddenSize: 3, layers: 1, outputs: 1, logvar: false };

@@ -21,7 +21,7 @@ t.test('scores readings per device; output 1 gets every result with the result s
   t.equal(r.device, 'pump-1');
   t.same(r.values, [21.5]);
   t.equal(r.expected, null, 'no forecast before the first reading');
-  t.equal(r.model, 'generic@1.0.0');
+  t.equal(r.model, 'generic@1.1.0');
   t.equal(r.forecast.length, 1);
   // The accepted payload forms (number, numeric text, JSON, array, object by feature name).
   for (const payload of ['22', '{"value": 22.5}', [23], { value: 23.5 }, Buffer.from('24')]) {

@@ -89,7 +89,7 @@ t.test('bad settings warn and fall back to defaults; a missing model file is an 
   t.match(w, /maxDevices: .*found -1/);
   const out = new Sink(helper.getNode('a-all'));
   helper.getNode('a').receive({ topic: 'x', payload: 4 });
-  t.equal(p(await out.next()).model, 'generic@1.0.0', 'works with the defaults');
+  t.equal(p(await out.next()).model, 'generic@1.1.0', 'works with the defaults');
   const errors = new ErrorLog(helper.getNode('b'));
   const e = errors.next();
   helper.getNode('b').receive({ topic: 'x', payload: 4 });
@@ -126,7 +126,7 @@ t.test('source "deployed": the model edgelstm deploy installed, swapped on annou
   await helper.load(NODES, [modelConfig('m', { source: 'deployed' }), ...anomalyFlow('a', 'm')]);
   const out = new Sink(helper.getNode('a-all'));
   helper.getNode('a').receive({ topic: 'x', payload: 1 });
-  t.equal(p(await out.next()).model, 'generic@1.0.0');
+  t.equal(p(await out.next()).model, 'generic@1.1.0');
   const other = writeTestModel(userDir, { hidden: 8, normalization: { mode: 'global', mean: [0], std: [1] } });
   const events = (helper as unknown as { _events: { emit(e: string, p: unknown): void } })._events;
   const swapped = new Promise<void>((resolve) => engineOf('m').onChange = resolve);

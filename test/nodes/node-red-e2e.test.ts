@@ -95,7 +95,7 @@ t.test('packed package in a real Node-RED: MQTT in -> anomaly -> MQTT out, state
   let v = await publishUntil(c, results, 5, 0);
   const r = results[0]!;
   t.equal(r.device, 'sensors/pump-7', 'the topic is the device id');
-  t.equal(r.model, 'generic@1.0.0');
+  t.equal(r.model, 'generic@1.1.0');
   t.equal(r.values.length, 1);
   t.ok(results.slice(1).every((x) => x.expected !== null), 'the device carries its state from reading to reading');
 

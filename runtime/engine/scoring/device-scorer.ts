@@ -123,6 +123,12 @@ export interface ScoreInput {
   /** The forecast made at the previous reading, per target, at `expectedOff` in `expected`; null for a device's first reading. */
   readonly expected: ArrayLike<number> | null;
   readonly expectedOff: number;
+  /**
+   * With a variance head: the forecast's predicted standard deviation (original units) per target at
+   * `sigmaOff`, by which each forecast error is divided (to the power `varianceWeight`); null without.
+   */
+  readonly sigma?: ArrayLike<number> | null;
+  readonly sigmaOff?: number;
   readonly ts: number;
   /** Readings of this device before this one. */
   readonly steps: number;
@@ -177,7 +183,7 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
     let nines = NaN;
     if (exp !== null) {
       const n = a[f + N]!;
-      const err = Math.abs(v - exp[inp.expectedOff + t]!);
+      const err = forecastError(o, inp, exp, t, v);
       const z = n > 0 ? Math.min(err / (a[f + SCALE]! + 1e-12), o.zCap) : 0;
       const sw = Math.min(n + 1, o.shortWindow);
       const short = a[f + SHORT]! + (z - a[f + SHORT]!) / sw;
@@ -303,7 +309,7 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
     // alarms once), and in it only those the forecaster found plausible (a spike there must not widen it).
     const f = off + DEVICE_WIDTH + t * FEATURE_WIDTH;
     const v = a[f + LAST]!;
-    if (isLearning && exp !== null && a[f + N]! > 0 && Math.abs(v - exp[inp.expectedOff + t]!) >= o.zCap * a[f + SCALE]!) continue;
+    if (isLearning && exp !== null && a[f + N]! > 0 && forecastError(o, inp, exp, t, v) >= o.zCap * a[f + SCALE]!) continue;
     if (inp.steps === 0 || v < a[f + MIN]!) a[f + MIN] = v;
     if (inp.steps === 0 || v > a[f + MAX]!) a[f + MAX] = v;
   }
@@ -328,7 +334,7 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
       a[f + LEVEL_VAR] = (1 - 1 / m) * (a[f + LEVEL_VAR]! + (d * d) / m);
       if (exp === null) continue;
       const n = a[f + N]! + 1;
-      const err = Math.abs(v - exp[inp.expectedOff + t]!);
+      const err = forecastError(o, inp, exp, t, v);
       a[f + SCALE] = a[f + SCALE]! + (err - a[f + SCALE]!) / Math.min(n, o.errorWindow);
       // West's incremental mean and variance of the short-term view; a plain average until longWindow readings.
       const alpha = 1 / Math.min(n, o.longWindow);
@@ -357,6 +363,19 @@ export function scoreReading(o: ScoringOptions, threshold: number, a: Float64Arr
 }
 
 const LOG10_2 = Math.log10(2);
+
+/**
+ * The model's absolute forecast error for target t; with a predicted standard deviation, in units of it
+ * (to the power varianceWeight): an error the model expected (a noisy regime) counts less than the same
+ * error where it was sure. The error scale and its distribution then live in those units.
+ */
+function forecastError(o: ScoringOptions, inp: ScoreInput, exp: ArrayLike<number>, t: number, v: number): number {
+  const err = Math.abs(v - exp[inp.expectedOff + t]!);
+  const sigma = inp.sigma;
+  if (sigma === null || sigma === undefined || o.varianceWeight === 0) return err;
+  const s = sigma[(inp.sigmaOff ?? 0) + t]!;
+  return s > 0 ? err / (o.varianceWeight === 1 ? s : s ** o.varianceWeight) : err;
+}
 /** -log10(1 - release), kept for the last `release` seen (the options change only on a reload). */
 let releaseOf = NaN;
 let releaseNinesOf = NaN;

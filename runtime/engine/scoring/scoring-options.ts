@@ -58,6 +58,14 @@ export interface ScoringOptions {
    * (runtime/eval/PROTOCOL.md rows 43-44).
    */
   calibrationWindow: number;
+  /**
+   * With a model that predicts its variance (`y_logvar`): each forecast error is divided by the predicted
+   * standard deviation to this power (0: not at all, 1: errors in predicted standard deviations) before the
+   * error scale and its distribution see it. No effect on a model without a variance head. Default 0: the
+   * generic recipe trained with a variance head scored lower on NAB's tuning half with it than without
+   * (likelihood 65.08 at 1, 67.95 at 0.5, 71.08 at 0; runtime/eval/PROTOCOL.md row 47).
+   */
+  varianceWeight: number;
   /** Weeks a bin of the week must have been learned in before its profile is used, 1..7. Default 3. */
   weekProfileWeeks: number;
   /**
@@ -143,6 +151,7 @@ export const SCORING_DEFAULTS: Readonly<ScoringOptions> = Object.freeze({
   seasonWindow: 500,
   weekWeight: 3,
   calibrationWindow: 0,
+  varianceWeight: 0,
   weekProfileWeeks: 3,
   relationWeight: 1,
   minCorrelation: 0.7,
