@@ -4,7 +4,7 @@ import { cpuinfoFor, TARGETS } from '../../deploy/arm/emulation';
 
 // The comparison the arm emulation checks rest on (npm run check:arm64 / check:armv7 run the emulators themselves).
 const rec = (o: object): string => `${JSON.stringify(o)}\n`;
-const base = { device: 'a', ts: 1_700_000_000_000, forecast: [20.5], score: 0.25, likelihood: null, anomaly: false, model: 'generic@1.0.0' };
+const base = { device: 'a', ts: 1_700_000_000_000, forecast: [20.5], score: 0.25, likelihood: null, anomaly: false, model: 'generic@1.1.0' };
 
 t.test('numbers within 1e-5 * max(1, |a|) agree; the largest difference and where it is are reported', async (t) => {
   const c = compareOutputs(rec(base) + rec(base), rec(base) + rec({ ...base, forecast: [20.5 + 1e-4], score: 0.25 + 5e-6 }), 1e-5);
