@@ -17,13 +17,11 @@
  * behind). A baseline with nothing held runs first.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcp, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import mqttPacket from 'mqtt-packet';
+import { Raw, freePort, sleep, pct } from './raw-mqtt5';
 
 const { values: o } = parseArgs({
   options: {
@@ -37,89 +35,6 @@ const { values: o } = parseArgs({
     mosquitto: { type: 'string', default: 'mosquitto' },
   },
 });
-
-class Raw {
-  readonly socket: Socket;
-  readonly parser = mqttPacket.parser({ protocolVersion: 5 });
-  nextId = 1;
-  received = 0;
-  held: number[] = [];
-  acks = new Map<number, () => void>();
-  waiters: { cmd: string; resolve: () => void }[] = [];
-  ackIncoming = true;
-
-  constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => this.parser.parse(d));
-    socket.on('error', () => undefined);
-    this.parser.on('packet', (p: mqttPacket.Packet) => {
-      if (p.cmd === 'publish') {
-        this.received++;
-        if (p.qos === 1 && p.messageId !== undefined) {
-          if (this.ackIncoming) this.send({ cmd: 'puback', messageId: p.messageId });
-          else this.held.push(p.messageId);
-        }
-      } else if (p.cmd === 'puback' && p.messageId !== undefined) {
-        const f = this.acks.get(p.messageId);
-        this.acks.delete(p.messageId);
-        f?.();
-      } else {
-        const i = this.waiters.findIndex((w) => w.cmd === p.cmd);
-        if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve();
-      }
-    });
-  }
-
-  static async open(port: number, clientId: string): Promise<Raw> {
-    const s = tcp(port, '127.0.0.1');
-    await once(s, 'connect');
-    s.setNoDelay(true);
-    const c = new Raw(s);
-    const ok = c.wait('connack');
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId, keepalive: 0, properties: { receiveMaximum: 65535 } });
-    await ok;
-    return c;
-  }
-
-  send(p: mqttPacket.Packet): void {
-    this.socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
-  }
-
-  wait(cmd: string): Promise<void> {
-    return new Promise((resolve) => this.waiters.push({ cmd, resolve }));
-  }
-
-  async subscribe(topic: string): Promise<void> {
-    const ok = this.wait('suback');
-    this.send({ cmd: 'subscribe', messageId: this.id(), subscriptions: [{ topic, qos: 1 }] });
-    await ok;
-  }
-
-  id(): number {
-    const i = this.nextId;
-    this.nextId = i === 65535 ? 1 : i + 1;
-    return i;
-  }
-
-  publish(topic: string, payload: string): Promise<void> {
-    const messageId = this.id();
-    const p = new Promise<void>((resolve) => this.acks.set(messageId, resolve));
-    this.send({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false, messageId });
-    return p;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
 /** Publishes n results `window` at a time; returns rate per second and latencies in ms. */
 async function probe(c: Raw, topic: string, n: number, window: number): Promise<{ rate: number; p50: number; p99: number }> {
