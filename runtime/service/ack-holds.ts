@@ -4,7 +4,7 @@ export const WAITING = 0;
 export const ASKED = 1;
 /** The reading is done before mqtt.js asked. */
 export const FINISHED = 2;
-/** Asked for and finished, but an earlier delivery with the same message id is still held: its PUBACK goes first. */
+/** Asked for and finished, but an earlier delivery is still held: its PUBACK goes first. */
 const READY = 3;
 
 /** Keys above the 16-bit message ids: a delivery whose message id is already held gets one of these. */
@@ -12,44 +12,53 @@ const KEY_SPAN = 0x10000;
 const KEY_ROUNDS = 0x7fff;
 
 /**
- * The QoS 1 readings whose PUBACK is held, by key. A key is the delivery's
- * message id, unless that id is already held: Mosquitto 2.0.11 gives a
- * client's messages their ids when it queues them (counting up, wrapping at
- * 65,535) and sends a queued one as soon as the client's receive maximum
- * allows, whether or not an earlier message with the same id is still
- * unacknowledged. Under the fuzz flood a valid reading waits for its
- * result while 65,535 rejected ones are acknowledged past it, so its id comes
- * again. A PUBACK names only the id, and the broker then removes the oldest
- * message with that id: keyed by id alone, the later delivery's hold replaced
- * the earlier one, one PUBACK was sent for the two, and the other stayed in
- * the broker's in-flight list for the life of the connection (each PUBACK the
- * broker then took walked past all of them: its acknowledgements fell to ~100
- * a second), or, if the later reading finished first, acknowledged the
- * earlier one before its result (not crash-safe). Here a reused id's
- * deliveries get keys of their own, and their PUBACKs go out one each, in the
- * order of delivery.
+ * The QoS 1 readings whose PUBACK is held, by key, and the order their
+ * PUBACKs go out in: the order of delivery.
+ *
+ * Order: Mosquitto 2.0.11 looks up each PUBACK by walking the client's
+ * in-flight list from its oldest message. Readings finish out of order (a
+ * rejected one at once, a valid one when its result is acknowledged), so
+ * acknowledging each as it finished made every PUBACK of a rejected reading
+ * walk past all the valid ones still waiting: under the fuzz flood (thousands
+ * held) the broker spent ~90% of its CPU in that walk and acknowledged the
+ * service's results at ~100 a second, while the service held the results and
+ * their readings in memory. Released in delivery order, each PUBACK names the
+ * broker's oldest message. A finished reading's PUBACK waits for every
+ * earlier one's, never longer than the oldest held reading takes.
+ *
+ * Keys: a key is the delivery's message id, unless that id is already held.
+ * Mosquitto gives a client's messages their ids when it queues them (counting
+ * up, wrapping at 65,535) and sends a queued one as soon as the receive
+ * maximum allows, whether or not an earlier message with the same id is still
+ * unacknowledged (a valid reading waiting while 65,535 others pass it). A
+ * PUBACK names only the id and the broker removes the oldest message with it:
+ * keyed by id alone, the later delivery's hold replaced the earlier one, one
+ * PUBACK went for the two and the other stayed at the broker for the life of
+ * the connection, or, the later reading finishing first, the earlier one was
+ * acknowledged before its result (not crash-safe). A reused id's delivery gets
+ * a key of its own; delivery order keeps its PUBACK after the earlier one's.
  */
 export class AckHolds {
   readonly #holds = new Map<number, number>();
-  /** Per reused message id, the keys of its held deliveries in delivery order (only ids delivered again while held). */
-  readonly #chains = new Map<number, number[]>();
+  /** Keys in delivery order; #head is the oldest still held. */
+  #order: number[] = [];
+  #head = 0;
   #round = 0;
   /** Deliveries whose message id was still held (the broker reused it). */
   reused = 0;
 
   /** Holds a new delivery; returns its key (the message id unless that id is held already). */
   take(messageId: number, state: number): number {
-    const chain = this.#chains.get(messageId);
-    if (chain === undefined && !this.#holds.has(messageId)) {
-      this.#holds.set(messageId, state);
-      return messageId;
+    let key = messageId;
+    if (this.#holds.has(messageId)) {
+      this.reused++;
+      do {
+        this.#round = (this.#round % KEY_ROUNDS) + 1;
+        key = this.#round * KEY_SPAN + messageId;
+      } while (this.#holds.has(key));
     }
-    this.reused++;
-    this.#round = (this.#round % KEY_ROUNDS) + 1;
-    const key = this.#round * KEY_SPAN + messageId;
     this.#holds.set(key, state);
-    if (chain === undefined) this.#chains.set(messageId, [messageId, key]);
-    else chain.push(key);
+    this.#order.push(key);
     return key;
   }
 
@@ -61,30 +70,31 @@ export class AckHolds {
     this.#holds.set(key, state);
   }
 
-  /** The reading behind `key` is finished and its PUBACK asked for: `send` each PUBACK that may go now, in order. */
+  /** The reading behind `key` is finished and its PUBACK asked for: `send` each PUBACK that may go now, oldest first. */
   release(key: number, send: (messageId: number) => void): void {
-    const messageId = key % KEY_SPAN;
-    const chain = this.#chains.get(messageId);
-    if (chain === undefined) {
-      this.#holds.delete(key);
-      send(messageId);
-      return;
-    }
     this.#holds.set(key, READY);
-    let i = 0;
-    while (i < chain.length && this.#holds.get(chain[i]!) === READY) {
-      this.#holds.delete(chain[i]!);
-      send(messageId);
-      i++;
+    const order = this.#order;
+    let i = this.#head;
+    while (i < order.length && this.#holds.get(order[i]!) === READY) {
+      const k = order[i++]!;
+      this.#holds.delete(k);
+      send(k % KEY_SPAN);
     }
-    chain.splice(0, i);
-    if (chain.length === 0) this.#chains.delete(messageId);
+    this.#head = i;
+    if (i === order.length) {
+      order.length = 0;
+      this.#head = 0;
+    } else if (i > 4096 && i * 2 > order.length) {
+      this.#order = order.slice(i);
+      this.#head = 0;
+    }
   }
 
   /** The connection is gone: the broker redelivers every held reading. */
   clear(): void {
     this.#holds.clear();
-    this.#chains.clear();
+    this.#order = [];
+    this.#head = 0;
   }
 
   get size(): number {

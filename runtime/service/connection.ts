@@ -376,7 +376,7 @@ export class BrokerConnection {
           return;
         }
         if (h === FINISHED) {
-          // In order behind any earlier delivery with the same id (AckHolds); the PUBACKs go with the next batch.
+          // In delivery order (AckHolds): it may wait for an earlier one; the PUBACKs go with the next batch.
           this.#holds.release(key, this.#sendPuback);
           this.#scheduleFlush();
           cb?.();
