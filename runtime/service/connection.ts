@@ -1,6 +1,7 @@
 import mqtt, { Store, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config';
+import { AckHolds, ASKED, FINISHED, WAITING } from './ack-holds';
 import { PacketBatch } from './packet-batch';
 import { PublishReader, type ByteSource, type PacketSink } from './publish-reader';
 import { within } from '../util/deadline';
@@ -35,13 +36,6 @@ const noop = (): void => undefined;
 /** A batch larger than this is written at once rather than at the end of the event-loop turn. */
 const FLUSH_BYTES = 1 << 20;
 
-/** A held PUBACK: neither asked for (by mqtt.js) nor finished (by the reading) yet. */
-const WAITING = 0;
-/** Asked for: mqtt.js wanted to send it, or the packet came through the PublishReader. */
-const ASKED = 1;
-/** The reading is done before mqtt.js asked. */
-const FINISHED = 2;
-
 /**
  * The MQTT client: a persistent session, reconnect with exponential backoff
  * and jitter, and QoS 1 acknowledgements held until the reading's result was
@@ -57,8 +51,10 @@ export class BrokerConnection {
   readonly client: MqttClient;
   readonly #cfg: ServiceConfig;
   readonly #log: Logger;
-  /** QoS 1 readings whose PUBACK waits: message id -> WAITING, ASKED or FINISHED. */
-  readonly #holds = new Map<number, number>();
+  /** QoS 1 readings whose PUBACK waits, by key (the message id unless the broker reused one still held). */
+  readonly #holds = new AckHolds();
+  /** The key of the delivery whose PUBACK mqtt.js is asking for right now (its handleMessage path names only the id). */
+  #asking = -1;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
@@ -109,8 +105,14 @@ export class BrokerConnection {
     this.#interceptAcks();
     this.#keepaliveByProgress();
     this.client.handleMessage = (packet, callback) => {
-      if (packet.qos === 1 && packet.messageId !== undefined) this.#holds.set(packet.messageId, WAITING);
-      handler(packet, () => callback());
+      if (packet.qos !== 1 || packet.messageId === undefined) return handler(packet, () => callback());
+      const key = this.#take(packet.messageId, WAITING);
+      packet.messageId = key; // the handler's finish names this delivery, not every one with its id
+      handler(packet, () => {
+        this.#asking = key;
+        callback(); // mqtt.js asks for the PUBACK at once (_sendPacket below)
+        this.#asking = -1;
+      });
     };
     this.#readPublishes(handler);
     this.client.on('connect', (connack) => {
@@ -137,16 +139,33 @@ export class BrokerConnection {
     this.client.connect();
   }
 
-  /** The reading behind `messageId` is done (result published or reading rejected): let its PUBACK go. */
+  /**
+   * The reading behind `messageId` is done (result published or reading rejected): let its PUBACK go. `messageId`
+   * is the one the handler was given: the delivery's key (AckHolds), which differs from the packet's id on the
+   * wire when the broker reused an id still held.
+   */
   finish(messageId: number | undefined, generation: number): void {
     if (messageId === undefined || generation !== this.generation) return;
     const h = this.#holds.get(messageId);
     if (h === ASKED) {
-      this.#holds.delete(messageId);
-      // Batched with the results: a batch's PUBACKs reach the socket in one write.
-      this.#batch.puback(messageId);
+      this.#holds.release(messageId, this.#sendPuback);
       this.#scheduleFlush();
     } else if (h === WAITING) this.#holds.set(messageId, FINISHED);
+  }
+
+  /** Holds a QoS 1 delivery; its key (AckHolds). The broker reusing an id still held is said once. */
+  #take(messageId: number, state: number): number {
+    const key = this.#holds.take(messageId, state);
+    if (key !== messageId && this.#holds.reused === 1) this.#log.warn({ messageId }, 'the broker sent a message id that is still unacknowledged (Mosquitto 2.0 does past a long-held reading); each delivery is acknowledged on its own, in order');
+    return key;
+  }
+
+  /** Batched with the results: a batch's PUBACKs reach the socket in one write. */
+  readonly #sendPuback = (messageId: number): void => this.#batch.puback(messageId);
+
+  /** Deliveries whose message id the broker sent again while the earlier one was still held. */
+  get reusedIds(): number {
+    return this.#holds.reused;
   }
 
   /**
@@ -163,8 +182,8 @@ export class BrokerConnection {
       const sink = {
         ready: (): boolean => c.connected && !c.disconnecting,
         publish: (packet: IPublishPacket, admitted: () => void): void => {
-          if (packet.qos === 1) this.#holds.set(packet.messageId!, ASKED);
           if (client.listenerCount('message') > 0) client.emit('message', packet.topic, packet.payload as Buffer, packet);
+          if (packet.qos === 1) packet.messageId = this.#take(packet.messageId!, ASKED);
           handler(packet, admitted);
         },
         puback: (messageId: number): boolean => this.#acked(messageId),
@@ -349,13 +368,20 @@ export class BrokerConnection {
     const original = c._sendPacket.bind(this.client);
     c._sendPacket = (packet, cb, cbStorePut, noStore) => {
       if (packet.cmd === 'puback' && packet.messageId !== undefined) {
-        const h = this.#holds.get(packet.messageId);
+        const key = this.#asking >= 0 ? this.#asking : packet.messageId;
+        const h = this.#holds.get(key);
         if (h === WAITING) {
-          this.#holds.set(packet.messageId, ASKED);
+          this.#holds.set(key, ASKED);
           cb?.(); // lets mqtt.js read on; the PUBACK itself waits (finish sends it)
           return;
         }
-        this.#holds.delete(packet.messageId);
+        if (h === FINISHED) {
+          // In delivery order (AckHolds): it may wait for an earlier one; the PUBACKs go with the next batch.
+          this.#holds.release(key, this.#sendPuback);
+          this.#scheduleFlush();
+          cb?.();
+          return;
+        }
       }
       original(packet, cb, cbStorePut, noStore);
     };
