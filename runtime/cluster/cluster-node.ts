@@ -9,9 +9,11 @@ import { newClusterCounters, type ClusterCounters } from './cluster-counters';
 import type { ClusterOptions } from './cluster-options';
 import { LeaseTable, type Lease } from './leases';
 import { Membership } from './membership';
+import { AckTurn } from './ordered-acks';
 import { PartitionSnapshots } from './partition-snapshots';
 import { PartitionStarts, type PartitionStart } from './partition-starts';
 import { PartitionWorker, type PartitionDeps } from './partition-worker';
+import { ResultOut } from './result-out';
 import { planSubjects } from './subjects';
 import { EdgeLstmError } from '../errors';
 
@@ -86,7 +88,7 @@ export class ClusterNode {
       const progress = await ctlJs.views.kv(`${opts.group}_progress`, { history: 1, replicas: opts.replicas });
       // One engine for every partition this instance owns: one ONNX call per batch over all of them.
       engine = new Engine(model, engineOptions);
-      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log }, leases, members, log);
+      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log, out: new ResultOut(nc), acks: new AckTurn() }, leases, members, log);
       await members.heartbeat();
       node.#renewTimer = setInterval(() => node.#renew(), opts.tickMs);
       node.#schedule(0);

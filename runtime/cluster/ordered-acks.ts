@@ -14,11 +14,15 @@ export interface InFlight {
  * it are answered, so a crash loses nothing.
  */
 export class OrderedAcks {
+  readonly #turn: AckTurn;
   readonly #inflight: InFlight[] = [];
   #head = 0;
   #ackMsg: JsMsg | undefined;
-  #ackScheduled = false;
   #stopped = false;
+
+  constructor(turn: AckTurn) {
+    this.#turn = turn;
+  }
 
   /** Records a reading taken; its `left` is set by the caller. */
   take(seq: number, msg: JsMsg): InFlight {
@@ -60,14 +64,35 @@ export class OrderedAcks {
    * message to the server. A later ack only lets the next owner flag a few more.
    */
   #ackDue(m: JsMsg): void {
+    const first = this.#ackMsg === undefined;
     this.#ackMsg = m;
-    if (this.#ackScheduled) return;
-    this.#ackScheduled = true;
-    setImmediate(() => {
-      this.#ackScheduled = false;
-      const last = this.#ackMsg;
-      this.#ackMsg = undefined;
-      if (last !== undefined && !this.#stopped) last.ack();
-    });
+    if (first) this.#turn.due(this);
+  }
+
+  /** Sends the acknowledgement due, if any (AckTurn calls it). */
+  sendDue(): void {
+    const last = this.#ackMsg;
+    this.#ackMsg = undefined;
+    if (last !== undefined && !this.#stopped) last.ack();
+  }
+}
+
+/**
+ * The acknowledgements due in one turn of the event loop, of every partition
+ * of an instance, sent together in one callback after the turn (setImmediate):
+ * one socket write for all of them (a callback per partition was a write
+ * each: the client flushes between callbacks). They go out after the turn's
+ * results (ResultOut flushes in a microtask of the turn), on the same connection.
+ */
+export class AckTurn {
+  #due: OrderedAcks[] = [];
+  readonly #send = (): void => {
+    const due = this.#due;
+    this.#due = [];
+    for (const a of due) a.sendDue();
+  };
+
+  due(a: OrderedAcks): void {
+    if (this.#due.push(a) === 1) setImmediate(this.#send);
   }
 }

@@ -1,8 +1,9 @@
 // The module's performance, not the global: in Node 20 every read of the global goes through a lazy getter (10% of an instance's CPU, once per reading).
 import { performance } from 'node:perf_hooks';
 import type { ConsumerMessages, JsMsg } from 'nats';
-import type { Result, Sample } from '../engine/sample';
-import { resultJson } from '../engine/result-json';
+import type { BatchResults } from '../engine/batch-results';
+import type { Sample } from '../engine/sample';
+import { batchResultJson } from '../engine/result-json';
 import { encodeSnapshot } from '../state/snapshot';
 import type { Lease } from './leases';
 import { resultSubjectFor } from './subjects';
@@ -48,7 +49,7 @@ export class PartitionWorker {
   #acked: number;
   readonly #schedule: SnapshotSchedule;
   /** Readings taken, acknowledged in stream order once answered. */
-  readonly #acks = new OrderedAcks();
+  readonly #acks: OrderedAcks;
   /** Each device's newest reading time taken, in stream order (snapshotted with the state). */
   readonly #lastTs: Map<string, number>;
   #messages: ConsumerMessages | undefined;
@@ -74,6 +75,7 @@ export class PartitionWorker {
     this.lease = lease;
     this.#d = d;
     this.#store = t.store;
+    this.#acks = new OrderedAcks(d.acks);
     this.retired = new Promise<void>((resolve) => {
       this.#retire = resolve;
     });
@@ -187,7 +189,7 @@ export class PartitionWorker {
     entry.left = samples.length;
     for (const s of samples) {
       this.#store.track(s.device);
-      const err = this.#d.engine.submit(s, (e, r) => this.#stepped(entry, e, r, answer, flag));
+      const err = this.#d.engine.submitColumnar(s, (e, b, i) => this.#stepped(entry, e, b, i, answer, flag));
       if (err !== undefined) {
         this.#d.counters.invalid++;
         entry.left--;
@@ -196,10 +198,11 @@ export class PartitionWorker {
     if (entry.left === 0) this.#advance();
   }
 
-  #stepped(entry: InFlight, err: Error | null, r: Result | undefined, answer: boolean, flag: boolean): void {
+  /** A sample's result, read from the engine's batch columns (no Result object; the batch is overwritten by the next one). */
+  #stepped(entry: InFlight, err: Error | null, b: BatchResults | undefined, i: number, answer: boolean, flag: boolean): void {
     if (--this.#outstanding === 0 && this.#retiring) this.#settled();
     if (this.#abandoned) return;
-    if (err !== null || r === undefined) {
+    if (err !== null || b === undefined) {
       this.#d.counters.failed++;
       this.#d.log.warn({ partition: this.partition, seq: entry.seq, err: err?.message }, 'reading not stepped');
     } else if (answer) {
@@ -207,10 +210,10 @@ export class PartitionWorker {
         this.abandon('lease may have lapsed before a result was published');
         return;
       }
-      const json = resultJson(r);
+      const json = batchResultJson(b, i);
       const payload = flag ? `${json.slice(0, -1)},"redelivered":true}` : json;
       if (flag) this.#d.counters.redelivered++;
-      const subject = resultSubjectFor(this.#d.opts.resultSubject, r.device);
+      const subject = resultSubjectFor(this.#d.opts.resultSubject, b.device(i));
       this.#d.counters.results++;
       if (this.#d.opts.publish === 'jetstream') {
         this.#d.js.publish(subject, payload).then(
@@ -223,7 +226,7 @@ export class PartitionWorker {
         );
         return;
       }
-      this.#d.nc.publish(subject, payload);
+      this.#d.out.publish(subject, payload);
     }
     this.#published(entry);
   }
