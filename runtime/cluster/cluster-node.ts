@@ -163,16 +163,18 @@ export class ClusterNode {
   }
 
   /**
-   * Renews every held lease, each on its own: one renewal stuck on a slow reply
-   * must not hold the others back (they would lapse behind it). A lease that
+   * Renews the held leases that are due (a third of their validity passed,
+   * LeaseTable.due), each on its own: one renewal stuck on a slow reply must
+   * not hold the others back (they would lapse behind it). A lease that
    * cannot be renewed is lost and its partition dropped at once.
    */
   #renew(): void {
     if (this.#closed) return;
     this.#members.heartbeat().catch(() => undefined);
+    const now = performance.now();
     for (const lease of this.#held.values()) {
       // One renewal of a lease at a time: two in flight would race each other's compare-and-set.
-      if (this.#renewing.has(lease)) continue;
+      if (this.#renewing.has(lease) || !this.#leases.due(lease, now)) continue;
       this.#renewing.set(lease, this.#renewOne(lease).finally(() => this.#renewing.delete(lease)));
     }
   }
