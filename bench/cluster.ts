@@ -136,7 +136,12 @@ interface Row {
   seconds: number;
   instCpu: number;
   natsCpu: number;
+  /** The instances' CPU while idle (ready, no readings), share of one core, all instances together. */
+  idle: number;
 }
+
+/** How long the instances' idle CPU is measured before each throughput row. */
+const IDLE_MS = 2000;
 
 async function throughputRow(o: { devices: number; readings: number; partitions: number; ttl: number }, instances: number | 'single', previous = false): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'edgelstm-bench-cluster-'));
@@ -163,6 +168,9 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
       for (let i = 0; i < instances; i++) procs.push(await startInstance(`i${i}`, url, o, previous ? previousCli : CLI));
       await balanced(procs, o.partitions);
     }
+    const idle0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idle = (procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0) - idle0) / (IDLE_MS / 1000);
     const base = results.count;
     const total = o.devices * o.readings;
     const cpu0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
@@ -176,7 +184,7 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const natsCpu = cpuSeconds(node.process.pid) - nats0;
     await c.endAsync();
     if (nodeFlags.length > 0) await Promise.all(procs.map((p) => new Promise((r) => p.p.once('exit', r).kill('SIGTERM'))));
-    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu };
+    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle };
   } finally {
     for (const p of procs) p.p.kill('SIGKILL');
     await results.close().catch(() => undefined);
@@ -319,11 +327,11 @@ async function main(): Promise<void> {
     rounds.push(rows);
     const single = rows[0]!;
     if (o.rounds > 1) process.stdout.write(`round ${k + 1} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}):\n`);
-    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg |\n|---|---|---|---|---|---|\n');
+    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core |\n|---|---|---|---|---|---|---|\n');
     for (const r of [single, ...rows.slice(1).sort((a, b) => a.design.localeCompare(b.design))]) {
       const us = (r.instCpu / r.msgs) * 1e6;
       const ratio = us / ((single.instCpu / single.msgs) * 1e6);
-      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} |\n`);
+      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} |\n`);
     }
     process.stdout.write('\n');
   }
