@@ -213,10 +213,9 @@ export class PartitionWorker {
       const json = batchResultJson(b, i);
       const payload = flag ? `${json.slice(0, -1)},"redelivered":true}` : json;
       if (flag) this.#d.counters.redelivered++;
-      const subject = resultSubjectFor(this.#d.opts.resultSubject, b.device(i));
       this.#d.counters.results++;
       if (this.#d.opts.publish === 'jetstream') {
-        this.#d.js.publish(subject, payload).then(
+        this.#d.js.publish(resultSubjectFor(this.#d.opts.resultSubject, b.device(i)), payload).then(
           () => this.#published(entry),
           (e: unknown) => {
             // Not acknowledged by the results stream: the reading stays unacknowledged, and the partition restarts from its snapshot.
@@ -226,7 +225,7 @@ export class PartitionWorker {
         );
         return;
       }
-      this.#d.out.publish(subject, payload);
+      this.#d.out.publish(b.device(i), payload);
     }
     this.#published(entry);
   }
@@ -238,10 +237,11 @@ export class PartitionWorker {
 
   /** Acknowledges the longest answered prefix of the readings taken (ordered-acks.ts) and counts it towards the next snapshot. */
   #advance(): void {
-    const seq = this.#acks.advance();
-    if (seq === undefined) return;
-    this.#schedule.acknowledged(seq - this.#acked);
-    this.#acked = seq;
+    const n = this.#acks.advance();
+    if (n === 0) return;
+    // The partition's own readings: a stream sequence also counts every other partition's readings in between.
+    this.#schedule.acknowledged(n);
+    this.#acked = this.#acks.ackedSeq;
     if (this.#acks.open === 0) this.#drained?.();
   }
 
