@@ -88,7 +88,7 @@ export class ClusterNode {
       const progress = await ctlJs.views.kv(`${opts.group}_progress`, { history: 1, replicas: opts.replicas });
       // One engine for every partition this instance owns: one ONNX call per batch over all of them.
       engine = new Engine(model, engineOptions);
-      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log, out: new ResultOut(nc), acks: new AckTurn() }, leases, members, log);
+      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log, out: new ResultOut(nc, opts.resultSubject), acks: new AckTurn() }, leases, members, log);
       await members.heartbeat();
       node.#renewTimer = setInterval(() => node.#renew(), opts.tickMs);
       node.#schedule(0);

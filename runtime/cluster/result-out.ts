@@ -1,4 +1,5 @@
 import type { NatsConnection } from 'nats';
+import { resultSubjectParts } from './subjects';
 
 /** The part of nats.js's protocol handler used to hand it ready-made protocol bytes (not in its public types). */
 interface RawSender {
@@ -23,33 +24,40 @@ export class ResultOut {
   readonly #nc: NatsConnection;
   readonly #raw: RawSender | undefined;
   readonly #maxPayload: number;
+  /** `PUB ` and the result subject up to the device id; the subject after it and a space. */
+  readonly #before: string;
+  readonly #after: string;
   #buf: Buffer = Buffer.allocUnsafe(MIN_BYTES);
   #len = 0;
   #scheduled = false;
   readonly #flush = (): void => this.flush();
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, resultSubject: string) {
     this.#nc = nc;
+    const parts = resultSubjectParts(resultSubject);
+    this.#before = `PUB ${parts.before}`;
+    this.#after = `${parts.after} `;
     const p = (nc as unknown as { protocol?: Partial<RawSender> }).protocol;
     this.#raw = typeof p?.sendCommand === 'function' ? (p as RawSender) : undefined;
     this.#maxPayload = nc.info?.max_payload ?? 1024 * 1024;
   }
 
-  /** Queues a result for the end of this turn. A closed or draining connection takes nothing (the reading stays unacknowledged). */
-  publish(subject: string, payload: string): void {
+  /** Queues a device's result for the end of this turn. A closed or draining connection takes nothing (the reading stays unacknowledged). */
+  publish(device: string, payload: string): void {
     if (this.#nc.isClosed() || this.#nc.isDraining()) return;
     const pl = Buffer.byteLength(payload);
     if (this.#raw === undefined || pl > this.#maxPayload) {
-      this.#nc.publish(subject, payload); // throws for a payload over max_payload, as before
+      this.#nc.publish(`${this.#before.slice(4)}${device}${this.#after.slice(0, -1)}`, payload); // throws for a payload over max_payload, as before
       return;
     }
-    const sl = Buffer.byteLength(subject);
-    const head = `PUB ${subject} ${pl}\r\n`;
-    const need = head.length - subject.length + sl + pl + 2;
+    // The frame: PUB <before><device><after> <bytes>\r\n<payload>\r\n
+    const head = `${this.#before}${device}${this.#after}${pl}\r\n`;
+    const hl = Buffer.byteLength(head);
+    const need = hl + pl + 2;
     if (this.#len + need > this.#buf.length) this.#grow(need);
     const b = this.#buf;
     let o = this.#len;
-    o += b.write(head, o, sl === subject.length ? 'latin1' : 'utf8');
+    o += b.write(head, o, hl === head.length ? 'latin1' : 'utf8');
     o += b.write(payload, o, pl === payload.length ? 'latin1' : 'utf8');
     b.writeUInt16BE(CRLF, o);
     this.#len = o + 2;

@@ -39,3 +39,9 @@ export function planSubjects(template: string): SubjectPlan {
 export function resultSubjectFor(template: string, device: string): string {
   return template.replace('{device}', device);
 }
+
+/** A result subject template split around its (first) {device}: what goes before and after the device id. */
+export function resultSubjectParts(template: string): { before: string; after: string } {
+  const i = template.indexOf('{device}');
+  return { before: template.slice(0, i), after: template.slice(i + '{device}'.length) };
+}
