@@ -14,6 +14,7 @@ import { takeOver, type Takeover } from './partition-takeover';
 import { OrderedAcks, type InFlight } from './ordered-acks';
 import { SnapshotSchedule } from './snapshot-schedule';
 import { newerOnly, samplesOf } from './partition-readings';
+import { streamSeqOf } from './stream-seq';
 
 export type { PartitionDeps } from './partition-deps';
 
@@ -142,8 +143,10 @@ export class PartitionWorker {
   }
 
   #accept(m: JsMsg): void {
-    // m.seq parses the reply subject (once: the message keeps it).
-    const seq = m.seq;
+    // The reply subject's sequence read directly (m.seq builds m.info, nine fields, per reading).
+    // (JsMsg's implementation has `reply`; its interface does not name it.)
+    const reply = (m as JsMsg & { readonly reply?: string }).reply;
+    const seq = (reply === undefined ? undefined : streamSeqOf(reply)) ?? m.seq;
     if (this.#start.caughtUpAt === undefined && m.info.pending === 0) this.#start.caughtUpAt = Date.now();
     if (seq <= this.#submitted) return; // a redelivery of a reading already taken
     this.#submitted = seq;
