@@ -6,7 +6,6 @@ interface RawSender {
   sendCommand(cmd: Uint8Array): void;
 }
 
-const CRLF = 0x0d0a;
 /** A batch buffer grows to this at least, and a new one is cut once a batch passes the largest size seen. */
 const MIN_BYTES = 64 * 1024;
 
@@ -59,7 +58,8 @@ export class ResultOut {
     let o = this.#len;
     o += b.write(head, o, hl === head.length ? 'latin1' : 'utf8');
     o += b.write(payload, o, pl === payload.length ? 'latin1' : 'utf8');
-    b.writeUInt16BE(CRLF, o);
+    b[o] = 13;
+    b[o + 1] = 10;
     this.#len = o + 2;
     if (!this.#scheduled) {
       this.#scheduled = true;

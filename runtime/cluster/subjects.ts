@@ -26,11 +26,22 @@ export function planSubjects(template: string): SubjectPlan {
     streamFilter: fill('*'),
     partitionFilter: (p) => fill(String(p)),
     device(subject) {
-      const parts = subject.split('.');
-      if (parts.length !== tokens.length) return undefined;
-      for (let i = 0; i < tokens.length; i++) if (i !== pIdx && i !== dIdx && parts[i] !== tokens[i]) return undefined;
-      const d = parts[dIdx]!;
-      return d.length > 0 ? d : undefined;
+      // Token by token without splitting (once per reading): the fixed tokens must match, the device's is taken.
+      let device: string | undefined;
+      let start = 0;
+      for (let i = 0; i < tokens.length; i++) {
+        const dot = subject.indexOf('.', start);
+        const last = i === tokens.length - 1;
+        if (last !== (dot < 0)) return undefined; // fewer or more tokens than the template
+        const end = last ? subject.length : dot;
+        if (i === dIdx) device = subject.slice(start, end);
+        else if (i !== pIdx) {
+          const t = tokens[i]!;
+          if (end - start !== t.length || !subject.startsWith(t, start)) return undefined;
+        }
+        start = end + 1;
+      }
+      return device !== undefined && device.length > 0 ? device : undefined;
     },
   };
 }
