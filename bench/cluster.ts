@@ -9,7 +9,10 @@
  * - Throughput: the whole fleet's readings with 1, 2 and 3 `edgelstm run
  *   --cluster` instances, and the single-instance service (`edgelstm run
  *   --broker` on the same NATS MQTT listener) in the same run; results/s, CPU
- *   seconds per message of the instances together and of nats-server.
+ *   seconds per message of the instances together and of nats-server, and the
+ *   instances' idle CPU. `--previous DIST` (bench/build-previous.sh) also runs
+ *   every instance count with an earlier build, alternating with the current
+ *   one; `--rounds N` repeats the rows and prints medians of the per-round ratios.
  * - Takeover: 3 instances, readings paced; kill -9 one instance, measure from
  *   the kill to the first result of a reading published after it, for every
  *   device (the dead instance's devices wait for the lease to lapse); the
