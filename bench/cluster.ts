@@ -26,7 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connect, type NatsConnection } from 'nats';
-import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
+import { formatHelp, parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { freePort } from '../runtime/net/free-port';
 import { startNatsCluster, stopNode, type NatsNode } from './nats-server';
 import { cpuSeconds, quantile } from './proc-cpu';
@@ -313,7 +313,11 @@ async function takeovers(o: { devices: number; rate: number; partitions: number;
 }
 
 async function main(): Promise<void> {
-  const { values: o } = parseArgs(process.argv.slice(2), SPECS);
+  const { values: o, help } = parseArgs(process.argv.slice(2), SPECS);
+  if (help) {
+    process.stdout.write(`${formatHelp('node dist/bench/cluster.js [options]', SPECS)}\n`);
+    return;
+  }
   if (o['cpu-prof'] !== undefined) nodeFlags = ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']];
   const cfg = { devices: o.devices, readings: o.readings, partitions: o.partitions, ttl: o['lease-ttl-ms'] };
   process.stdout.write(`edgelstm cluster benchmark: node ${process.version}, ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${o.devices} devices x ${o.readings} readings, ${o.partitions} partitions, nats-server 2.9 single node\n\n`);
