@@ -1,6 +1,6 @@
 #!/bin/sh
 # Compiles an earlier commit into a directory of its own, for `bench:engine -- --previous <dir>/dist`
-# and `bench:mqtt -- --previous <dir>/dist`: the previous design measured in the same run as the current one.
+# `bench:mqtt -- --previous <dir>/dist` and `bench:cluster -- --previous <dir>/dist`: the previous design measured in the same run as the current one.
 # Usage: bench/build-previous.sh [commit] [dir]   (default: d21383b, the tree before issue 15's work; /tmp/edgelstm-previous)
 set -eu
 commit=${1:-d21383b}

@@ -9,7 +9,10 @@
  * - Throughput: the whole fleet's readings with 1, 2 and 3 `edgelstm run
  *   --cluster` instances, and the single-instance service (`edgelstm run
  *   --broker` on the same NATS MQTT listener) in the same run; results/s, CPU
- *   seconds per message of the instances together and of nats-server.
+ *   seconds per message of the instances together and of nats-server, and the
+ *   instances' idle CPU. `--previous DIST` (bench/build-previous.sh) also runs
+ *   every instance count with an earlier build, alternating with the current
+ *   one; `--rounds N` repeats the rows and prints medians of the per-round ratios.
  * - Takeover: 3 instances, readings paced; kill -9 one instance, measure from
  *   the kill to the first result of a reading published after it, for every
  *   device (the dead instance's devices wait for the lease to lapse); the
@@ -23,7 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connect, type NatsConnection } from 'nats';
-import { parseArgs, type OptionSpecs } from '../runtime/cli/args';
+import { formatHelp, parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { freePort } from '../runtime/net/free-port';
 import { startNatsCluster, stopNode, type NatsNode } from './nats-server';
 import { cpuSeconds, quantile } from './proc-cpu';
@@ -38,6 +41,8 @@ const SPECS = {
   'takeover-devices': { type: 'number', integer: true, min: 1, description: 'devices during takeovers', default: 10000 },
   'takeover-rate': { type: 'number', min: 10, description: 'readings/s during takeovers', default: 1000 },
   'lease-ttl-ms': { type: 'number', integer: true, min: 150, description: 'lease time to live', default: 3000 },
+  previous: { type: 'string', description: 'also run the throughput rows with the previous design: the dist/ of an earlier commit (bench/build-previous.sh makes one), alternating with the current one', placeholder: 'DIST' },
+  rounds: { type: 'number', integer: true, min: 1, description: 'throughput rounds (single, then each instance count, current and previous alternating); ratios are medians over rounds', default: 1 },
   'cpu-prof': { type: 'string', description: 'write a V8 CPU profile of every instance of the throughput rows into this folder (instances stopped with SIGTERM)', placeholder: 'DIR' },
 } satisfies OptionSpecs;
 
@@ -45,6 +50,8 @@ const SPECS = {
 let nodeFlags: string[] = [];
 
 const CLI = join(__dirname, '..', 'runtime', 'cli', 'main.js');
+/** The previous design's CLI (--previous), or undefined. */
+let previousCli: string | undefined;
 const TS0 = 1_760_000_000_000;
 
 interface Proc {
@@ -53,9 +60,9 @@ interface Proc {
   healthPort: number;
 }
 
-async function startInstance(name: string, url: string, o: { partitions: number; ttl: number }): Promise<Proc> {
+async function startInstance(name: string, url: string, o: { partitions: number; ttl: number }, cli = CLI): Promise<Proc> {
   const healthPort = await freePort();
-  const p = spawn(process.execPath, [...nodeFlags, CLI, 'run', '--cluster', url, '--instance', name, '--partitions', String(o.partitions), '--lease-ttl-ms', String(o.ttl), '--tick-ms', String(Math.floor(o.ttl / 6)), '--metrics-port', String(healthPort), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const p = spawn(process.execPath, [...nodeFlags, cli, 'run', '--cluster', url, '--instance', name, '--partitions', String(o.partitions), '--lease-ttl-ms', String(o.ttl), '--tick-ms', String(Math.floor(o.ttl / 6)), '--metrics-port', String(healthPort), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return { name, p, healthPort };
 }
 
@@ -132,9 +139,14 @@ interface Row {
   seconds: number;
   instCpu: number;
   natsCpu: number;
+  /** The instances' CPU while idle (ready, no readings), share of one core, all instances together. */
+  idle: number;
 }
 
-async function throughputRow(o: { devices: number; readings: number; partitions: number; ttl: number }, instances: number | 'single'): Promise<Row> {
+/** How long the instances' idle CPU is measured before each throughput row. */
+const IDLE_MS = 2000;
+
+async function throughputRow(o: { devices: number; readings: number; partitions: number; ttl: number }, instances: number | 'single', previous = false): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'edgelstm-bench-cluster-'));
   const [n] = await startNatsCluster({ nodes: 1, partitions: o.partitions, dir });
   const node = n!;
@@ -156,9 +168,12 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
       }, 60_000, 'the single-instance service');
       await c.endAsync();
     } else {
-      for (let i = 0; i < instances; i++) procs.push(await startInstance(`i${i}`, url, o));
+      for (let i = 0; i < instances; i++) procs.push(await startInstance(`i${i}`, url, o, previous ? previousCli : CLI));
       await balanced(procs, o.partitions);
     }
+    const idle0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idle = (procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0) - idle0) / (IDLE_MS / 1000);
     const base = results.count;
     const total = o.devices * o.readings;
     const cpu0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
@@ -172,7 +187,7 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const natsCpu = cpuSeconds(node.process.pid) - nats0;
     await c.endAsync();
     if (nodeFlags.length > 0) await Promise.all(procs.map((p) => new Promise((r) => p.p.once('exit', r).kill('SIGTERM'))));
-    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu };
+    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle };
   } finally {
     for (const p of procs) p.p.kill('SIGKILL');
     await results.close().catch(() => undefined);
@@ -298,19 +313,52 @@ async function takeovers(o: { devices: number; rate: number; partitions: number;
 }
 
 async function main(): Promise<void> {
-  const { values: o } = parseArgs(process.argv.slice(2), SPECS);
+  const { values: o, help } = parseArgs(process.argv.slice(2), SPECS);
+  if (help) {
+    process.stdout.write(`${formatHelp('node dist/bench/cluster.js [options]', SPECS)}\n`);
+    return;
+  }
   if (o['cpu-prof'] !== undefined) nodeFlags = ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']];
   const cfg = { devices: o.devices, readings: o.readings, partitions: o.partitions, ttl: o['lease-ttl-ms'] };
   process.stdout.write(`edgelstm cluster benchmark: node ${process.version}, ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${o.devices} devices x ${o.readings} readings, ${o.partitions} partitions, nats-server 2.9 single node\n\n`);
-  const rows: Row[] = [await throughputRow(cfg, 'single')];
-  for (const n of o.instances.map(Number)) rows.push(await throughputRow(cfg, n));
-  const single = rows[0]!;
-  process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg |\n|---|---|---|---|---|---|\n');
-  for (const r of rows) {
-    const us = (r.instCpu / r.msgs) * 1e6;
-    const ratio = us / ((single.instCpu / single.msgs) * 1e6);
-    process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} |\n`);
+  previousCli = o.previous === undefined ? undefined : join(o.previous, 'runtime', 'cli', 'main.js');
+  const counts = o.instances.map(Number);
+  // Each round: the single instance, then every instance count, current and previous design alternating (which goes first flips every round).
+  const rounds: Row[][] = [];
+  for (let k = 0; k < o.rounds; k++) {
+    const rows: Row[] = [await throughputRow(cfg, 'single')];
+    for (const n of counts) {
+      const order = previousCli === undefined ? [false] : k % 2 === 0 ? [false, true] : [true, false];
+      for (const prev of order) rows.push(await throughputRow(cfg, n, prev));
+    }
+    rounds.push(rows);
+    const single = rows[0]!;
+    if (o.rounds > 1) process.stdout.write(`round ${k + 1} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}):\n`);
+    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core |\n|---|---|---|---|---|---|---|\n');
+    for (const r of [single, ...rows.slice(1).sort((a, b) => a.design.localeCompare(b.design))]) {
+      const us = (r.instCpu / r.msgs) * 1e6;
+      const ratio = us / ((single.instCpu / single.msgs) * 1e6);
+      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} |\n`);
+    }
+    process.stdout.write('\n');
   }
+  if (o.rounds > 1 || previousCli !== undefined) {
+    // Per design, the median over rounds of its CPU per reading as a ratio of the same round's single instance (and of the previous design's).
+    const us = (r: Row): number => (r.instCpu / r.msgs) * 1e6;
+    process.stdout.write(`Medians over ${o.rounds} round${o.rounds === 1 ? '' : 's'} (ratios within a round, then the median):\n\n| design | instances CPU µs/msg | vs single | vs previous design |\n|---|---|---|---|\n`);
+    process.stdout.write(`| single instance | ${quantile(rounds.map((rs) => us(rs[0]!)).sort((a, b) => a - b), 0.5).toFixed(1)} | 1.00x | |\n`);
+    for (const n of counts) {
+      for (const prev of previousCli === undefined ? [false] : [false, true]) {
+        const name = `${prev ? 'previous ' : ''}cluster, ${n} instance${n === 1 ? '' : 's'}`;
+        const mine = rounds.map((rs) => rs.find((r) => r.design === name)!);
+        const vsSingle = rounds.map((rs, k) => us(mine[k]!) / us(rs[0]!)).sort((a, b) => a - b);
+        const other = `${prev ? '' : 'previous '}cluster, ${n} instance${n === 1 ? '' : 's'}`;
+        const vsPrev = prev || previousCli === undefined ? undefined : rounds.map((rs, k) => us(mine[k]!) / us(rs.find((r) => r.design === other)!)).sort((a, b) => a - b);
+        process.stdout.write(`| ${name} | ${quantile(mine.map(us).sort((a, b) => a - b), 0.5).toFixed(1)} | ${quantile(vsSingle, 0.5).toFixed(2)}x (${vsSingle.map((x) => x.toFixed(2)).join(', ')}) | ${vsPrev === undefined ? '' : `${quantile(vsPrev, 0.5).toFixed(2)}x (${vsPrev.map((x) => x.toFixed(2)).join(', ')})`} |\n`);
+      }
+    }
+  }
+  const rows = rounds[rounds.length - 1]!.filter((r) => !r.design.startsWith('previous'));
   // Device state per device: the snapshots' own figure when measured, else the engine's rows.
   let snapshotPerDevice: number | undefined;
   if (o.takeovers > 0) {

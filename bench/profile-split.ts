@@ -1,7 +1,8 @@
 /**
  * Where a service's CPU went, from a V8 .cpuprofile (`bench:mqtt --cpu-prof DIR`,
- * `bench:view --cpu-prof DIR`): self time by category (GC, result JSON, MQTT in
- * and out, ingest, engine, detector, ONNX Runtime, socket I/O, ...), as a share
+ * `bench:view --cpu-prof DIR`, `bench:cluster --cpu-prof DIR`): self time by
+ * category (GC, result JSON, MQTT in and out, ingest, engine, detector, ONNX
+ * Runtime, socket I/O, cluster snapshots and partitions, nats.js, ...), as a share
  * of busy (non-idle) time and, given the measured service CPU per message, in
  * µs per message. Categories are matched on the frame's file and function, the
  * first rule that matches wins.
@@ -33,6 +34,7 @@ const RULES: readonly Rule[] = [
   ['garbage collection', (_u, f) => f === '(garbage collector)'],
   ['start-up (module load, compile)', (u, f) => /internal\/modules|bootstrap|wrapSafe|compileFunction|realpath|package_json|node:fs|node:path|initOrt|pre_execution/.test(`${u} ${f}`)],
   ['ONNX Runtime call', (u) => /onnxruntime|dist\/backend\.js|binding\.js|cjs\/|ort-backend/.test(u)],
+  ['cluster snapshots (encode, SHA-256, KV)', (u) => /cluster\/partition-snapshots|runtime\/state\/snapshot|crypto\/hash/.test(u)],
   ['detector (engine/scoring)', (u) => /engine\/scoring\/|engine\/likelihood/.test(u)],
   ['engine batching and state', (u) => /runtime\/engine\/(step-batch|engine|device-queues|batch-results|sample|options|serving)|runtime\/state\//.test(u)],
   ['result JSON', (u, f) => /result-json/.test(u) || /latin1Write|utf8Write|asciiWrite/.test(f)],
@@ -41,6 +43,8 @@ const RULES: readonly Rule[] = [
   ['MQTT out and acknowledgements', (u) => /service\/connection|packet-batch|node_modules\/mqtt\//.test(u)],
   ['ingest, recovery, journal', (u) => /service\/(ingest|recovery|journal|service|ingest-queue)/.test(u)],
   ['socket I/O', (u, f) => /node:net|streams|stream_base|node:buffer|internal\/buffer|writeBuffer|writev|onStreamRead|readableAddChunk/.test(`${u} ${f}`)],
+  ['cluster partitions (take, acks, leases)', (u) => /runtime\/cluster\//.test(u)],
+  ['nats.js client (protocol, JsMsg, publish)', (u, f) => /node_modules\/nats\//.test(u) || (f === 'encode' && /encoding/.test(u)) || f === 'encodeUtf8String'],
   ['live view', (u) => /runtime\/view\//.test(u)],
   ['metrics (prom-client)', (u) => /prom-client|service\/metrics/.test(u)],
   ['timers, immediates, microtasks', (u, f) => /timers|priority_queue|async_hooks|task_queues|runMicrotasks|processTicks/.test(`${u} ${f}`)],

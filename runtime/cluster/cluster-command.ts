@@ -19,7 +19,7 @@ export const CLUSTER_SPECS = {
   'result-subject': { type: 'string', description: 'result subject ({device}); MQTT clients of NATS see edgelstm.x.result as edgelstm/x/result', default: CLUSTER_DEFAULTS.resultSubject, placeholder: 'SUBJECT' },
   'cluster-publish': { type: 'string', description: 'core: plain NATS publish; jetstream: wait for a results stream to store each result', default: CLUSTER_DEFAULTS.publish, choices: ['core', 'jetstream'] },
   'lease-ttl-ms': { type: 'number', integer: true, min: 150, max: 600000, description: 'a lease lapses this long after its last renewal (takeover time after a crash)', default: CLUSTER_DEFAULTS.leaseTtlMs },
-  'tick-ms': { type: 'number', integer: true, min: 50, max: 60000, description: 'lease renewal and rebalance period', default: CLUSTER_DEFAULTS.tickMs },
+  'tick-ms': { type: 'number', integer: true, min: 50, max: 60000, description: 'rebalance period, and how often leases are checked (each renewed once a third of its time to live minus a margin has passed)', default: CLUSTER_DEFAULTS.tickMs },
   'snapshot-every': { type: 'number', integer: true, min: 1, description: 'snapshot a partition after this many readings', default: CLUSTER_DEFAULTS.snapshotEvery },
   'snapshot-interval-ms': { type: 'number', integer: true, min: 100, description: '... or this long after its last snapshot', default: CLUSTER_DEFAULTS.snapshotIntervalMs },
   'metrics-host': { type: 'string', description: 'address /health is served on', default: '127.0.0.1' },

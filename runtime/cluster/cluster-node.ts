@@ -9,9 +9,11 @@ import { newClusterCounters, type ClusterCounters } from './cluster-counters';
 import type { ClusterOptions } from './cluster-options';
 import { LeaseTable, type Lease } from './leases';
 import { Membership } from './membership';
+import { AckTurn } from './ordered-acks';
 import { PartitionSnapshots } from './partition-snapshots';
 import { PartitionStarts, type PartitionStart } from './partition-starts';
 import { PartitionWorker, type PartitionDeps } from './partition-worker';
+import { ResultOut } from './result-out';
 import { planSubjects } from './subjects';
 import { EdgeLstmError } from '../errors';
 
@@ -86,7 +88,7 @@ export class ClusterNode {
       const progress = await ctlJs.views.kv(`${opts.group}_progress`, { history: 1, replicas: opts.replicas });
       // One engine for every partition this instance owns: one ONNX call per batch over all of them.
       engine = new Engine(model, engineOptions);
-      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log }, leases, members, log);
+      const node = new ClusterNode(nc, ctl, { nc, js, jsm: ctlJsm, model, engine, opts, plan, snapshots, progress, counters: newClusterCounters(), starts: new PartitionStarts(), log, out: new ResultOut(nc, opts.resultSubject), acks: new AckTurn() }, leases, members, log);
       await members.heartbeat();
       node.#renewTimer = setInterval(() => node.#renew(), opts.tickMs);
       node.#schedule(0);
@@ -161,16 +163,18 @@ export class ClusterNode {
   }
 
   /**
-   * Renews every held lease, each on its own: one renewal stuck on a slow reply
-   * must not hold the others back (they would lapse behind it). A lease that
+   * Renews the held leases that are due (a third of their validity passed,
+   * LeaseTable.due), each on its own: one renewal stuck on a slow reply must
+   * not hold the others back (they would lapse behind it). A lease that
    * cannot be renewed is lost and its partition dropped at once.
    */
   #renew(): void {
     if (this.#closed) return;
     this.#members.heartbeat().catch(() => undefined);
+    const now = performance.now();
     for (const lease of this.#held.values()) {
       // One renewal of a lease at a time: two in flight would race each other's compare-and-set.
-      if (this.#renewing.has(lease)) continue;
+      if (this.#renewing.has(lease) || !this.#leases.due(lease, now)) continue;
       this.#renewing.set(lease, this.#renewOne(lease).finally(() => this.#renewing.delete(lease)));
     }
   }

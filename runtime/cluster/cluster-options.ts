@@ -23,7 +23,7 @@ export interface ClusterOptions {
   publish: 'core' | 'jetstream';
   /** A lease lapses this long after its owner's last renewal (ms). Takeover after a crash takes about this long. Default 3000. */
   leaseTtlMs: number;
-  /** How often leases are renewed and ownership rechecked (ms). Default 500. */
+  /** How often ownership is rechecked and leases checked for renewal (ms; a lease is renewed once a third of the time it is surely ours has passed: LeaseTable.due). Default 500. */
   tickMs: number;
   /** A partition's state is snapshotted after this many readings... Default 5000. */
   snapshotEvery: number;

@@ -4,8 +4,10 @@ import type { Engine } from '../engine/engine';
 import type { Model } from '../model/load-model';
 import type { ClusterCounters } from './cluster-counters';
 import type { ClusterOptions } from './cluster-options';
+import type { AckTurn } from './ordered-acks';
 import type { PartitionSnapshots } from './partition-snapshots';
 import type { PartitionStarts } from './partition-starts';
+import type { ResultOut } from './result-out';
 import type { SubjectPlan } from './subjects';
 
 /** What an owned partition works with: the instance's connections, engine, buckets, counters and log. */
@@ -26,4 +28,8 @@ export interface PartitionDeps {
   /** Recent partition starts, stage by stage. */
   starts: PartitionStarts;
   log: Logger;
+  /** Results of every owned partition, one write per turn of the event loop (core publish). */
+  out: ResultOut;
+  /** Acknowledgements of every owned partition, sent together once per turn. */
+  acks: AckTurn;
 }

@@ -1,8 +1,9 @@
 // The module's performance, not the global: in Node 20 every read of the global goes through a lazy getter (10% of an instance's CPU, once per reading).
 import { performance } from 'node:perf_hooks';
 import type { ConsumerMessages, JsMsg } from 'nats';
-import type { Result, Sample } from '../engine/sample';
-import { resultJson } from '../engine/result-json';
+import type { BatchResults } from '../engine/batch-results';
+import type { Sample } from '../engine/sample';
+import { batchResultJson } from '../engine/result-json';
 import { encodeSnapshot } from '../state/snapshot';
 import type { Lease } from './leases';
 import { resultSubjectFor } from './subjects';
@@ -13,6 +14,7 @@ import { takeOver, type Takeover } from './partition-takeover';
 import { OrderedAcks, type InFlight } from './ordered-acks';
 import { SnapshotSchedule } from './snapshot-schedule';
 import { newerOnly, samplesOf } from './partition-readings';
+import { streamSeqOf } from './stream-seq';
 
 export type { PartitionDeps } from './partition-deps';
 
@@ -48,7 +50,7 @@ export class PartitionWorker {
   #acked: number;
   readonly #schedule: SnapshotSchedule;
   /** Readings taken, acknowledged in stream order once answered. */
-  readonly #acks = new OrderedAcks();
+  readonly #acks: OrderedAcks;
   /** Each device's newest reading time taken, in stream order (snapshotted with the state). */
   readonly #lastTs: Map<string, number>;
   #messages: ConsumerMessages | undefined;
@@ -74,6 +76,7 @@ export class PartitionWorker {
     this.lease = lease;
     this.#d = d;
     this.#store = t.store;
+    this.#acks = new OrderedAcks(d.acks);
     this.retired = new Promise<void>((resolve) => {
       this.#retire = resolve;
     });
@@ -140,8 +143,10 @@ export class PartitionWorker {
   }
 
   #accept(m: JsMsg): void {
-    // m.seq parses the reply subject (once: the message keeps it).
-    const seq = m.seq;
+    // The reply subject's sequence read directly (m.seq builds m.info, nine fields, per reading).
+    // (JsMsg's implementation has `reply`; its interface does not name it.)
+    const reply = (m as JsMsg & { readonly reply?: string }).reply;
+    const seq = (reply === undefined ? undefined : streamSeqOf(reply)) ?? m.seq;
     if (this.#start.caughtUpAt === undefined && m.info.pending === 0) this.#start.caughtUpAt = Date.now();
     if (seq <= this.#submitted) return; // a redelivery of a reading already taken
     this.#submitted = seq;
@@ -187,7 +192,7 @@ export class PartitionWorker {
     entry.left = samples.length;
     for (const s of samples) {
       this.#store.track(s.device);
-      const err = this.#d.engine.submit(s, (e, r) => this.#stepped(entry, e, r, answer, flag));
+      const err = this.#d.engine.submitColumnar(s, (e, b, i) => this.#stepped(entry, e, b, i, answer, flag));
       if (err !== undefined) {
         this.#d.counters.invalid++;
         entry.left--;
@@ -196,10 +201,11 @@ export class PartitionWorker {
     if (entry.left === 0) this.#advance();
   }
 
-  #stepped(entry: InFlight, err: Error | null, r: Result | undefined, answer: boolean, flag: boolean): void {
+  /** A sample's result, read from the engine's batch columns (no Result object; the batch is overwritten by the next one). */
+  #stepped(entry: InFlight, err: Error | null, b: BatchResults | undefined, i: number, answer: boolean, flag: boolean): void {
     if (--this.#outstanding === 0 && this.#retiring) this.#settled();
     if (this.#abandoned) return;
-    if (err !== null || r === undefined) {
+    if (err !== null || b === undefined) {
       this.#d.counters.failed++;
       this.#d.log.warn({ partition: this.partition, seq: entry.seq, err: err?.message }, 'reading not stepped');
     } else if (answer) {
@@ -207,13 +213,12 @@ export class PartitionWorker {
         this.abandon('lease may have lapsed before a result was published');
         return;
       }
-      const json = resultJson(r);
+      const json = batchResultJson(b, i);
       const payload = flag ? `${json.slice(0, -1)},"redelivered":true}` : json;
       if (flag) this.#d.counters.redelivered++;
-      const subject = resultSubjectFor(this.#d.opts.resultSubject, r.device);
       this.#d.counters.results++;
       if (this.#d.opts.publish === 'jetstream') {
-        this.#d.js.publish(subject, payload).then(
+        this.#d.js.publish(resultSubjectFor(this.#d.opts.resultSubject, b.device(i)), payload).then(
           () => this.#published(entry),
           (e: unknown) => {
             // Not acknowledged by the results stream: the reading stays unacknowledged, and the partition restarts from its snapshot.
@@ -223,7 +228,7 @@ export class PartitionWorker {
         );
         return;
       }
-      this.#d.nc.publish(subject, payload);
+      this.#d.out.publish(b.device(i), payload);
     }
     this.#published(entry);
   }
@@ -235,10 +240,11 @@ export class PartitionWorker {
 
   /** Acknowledges the longest answered prefix of the readings taken (ordered-acks.ts) and counts it towards the next snapshot. */
   #advance(): void {
-    const seq = this.#acks.advance();
-    if (seq === undefined) return;
-    this.#schedule.acknowledged(seq - this.#acked);
-    this.#acked = seq;
+    const n = this.#acks.advance();
+    if (n === 0) return;
+    // The partition's own readings: a stream sequence also counts every other partition's readings in between.
+    this.#schedule.acknowledged(n);
+    this.#acked = this.#acks.ackedSeq;
     if (this.#acks.open === 0) this.#drained?.();
   }
 

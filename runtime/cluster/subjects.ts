@@ -26,11 +26,22 @@ export function planSubjects(template: string): SubjectPlan {
     streamFilter: fill('*'),
     partitionFilter: (p) => fill(String(p)),
     device(subject) {
-      const parts = subject.split('.');
-      if (parts.length !== tokens.length) return undefined;
-      for (let i = 0; i < tokens.length; i++) if (i !== pIdx && i !== dIdx && parts[i] !== tokens[i]) return undefined;
-      const d = parts[dIdx]!;
-      return d.length > 0 ? d : undefined;
+      // Token by token without splitting (once per reading): the fixed tokens must match, the device's is taken.
+      let device: string | undefined;
+      let start = 0;
+      for (let i = 0; i < tokens.length; i++) {
+        const dot = subject.indexOf('.', start);
+        const last = i === tokens.length - 1;
+        if (last !== (dot < 0)) return undefined; // fewer or more tokens than the template
+        const end = last ? subject.length : dot;
+        if (i === dIdx) device = subject.slice(start, end);
+        else if (i !== pIdx) {
+          const t = tokens[i]!;
+          if (end - start !== t.length || !subject.startsWith(t, start)) return undefined;
+        }
+        start = end + 1;
+      }
+      return device !== undefined && device.length > 0 ? device : undefined;
     },
   };
 }
@@ -38,4 +49,10 @@ export function planSubjects(template: string): SubjectPlan {
 /** A result subject for a device: NATS subjects are dot-separated, so a device id must be one token. */
 export function resultSubjectFor(template: string, device: string): string {
   return template.replace('{device}', device);
+}
+
+/** A result subject template split around its (first) {device}: what goes before and after the device id. */
+export function resultSubjectParts(template: string): { before: string; after: string } {
+  const i = template.indexOf('{device}');
+  return { before: template.slice(0, i), after: template.slice(i + '{device}'.length) };
 }

@@ -35,6 +35,16 @@ t.test('subject plan: filters and the device token', async (t) => {
   t.equal(plan.device('part.7.sensors.pump-7.telemetry'), 'pump-7');
   t.equal(plan.device('part.7.other.pump-7.telemetry'), undefined);
   t.equal(plan.device('part.7.sensors.pump-7'), undefined);
+  t.equal(plan.device('part.7.sensors.pump-7.telemetry.x'), undefined, 'a token more');
+  t.equal(plan.device('part.7.sensors..telemetry'), undefined, 'an empty device');
+  t.equal(plan.device('part.7.sensorsX.pump-7.telemetry'), undefined, 'a fixed token longer');
+  t.equal(plan.device('part.7.sensors.pump-7.telemetr'), undefined, 'a fixed token shorter');
+  t.equal(plan.device('part.7.sensors.pump-7.telemetryX'), undefined, 'the last token longer');
+  t.equal(plan.device('part..sensors.pump-7.telemetry'), 'pump-7', 'the partition token is not read');
+  const last = planSubjects('p.{partition}.{device}');
+  t.equal(last.device('p.3.dev-1'), 'dev-1', 'the device as the last token');
+  t.equal(last.device('p.3.dev-1.x'), undefined);
+  t.equal(last.device('p.3.'), undefined);
   t.throws(() => planSubjects('part.sensors.{device}'), /exactly one \{partition\} and one \{device\}/);
   t.throws(() => planSubjects('part.{partition}.*.{device}'), /cluster subject/);
 });

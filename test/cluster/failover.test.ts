@@ -30,13 +30,15 @@ t.test('a lease bucket without the agreed time to live is refused by name; a bad
   t.match(bad.output(), /option --partitions: expected an integer >= 1/);
 });
 
-t.test('one NATS server: kill -9, a new instance, a graceful stop and a frozen instance lose nothing and change no result', async (t) => {
+// Both ways of publishing results: acknowledged by a results stream (jetstream), and plain (core, the default: results
+// written as PUB frames in one buffer per turn, the reading's AckAll after them on the same connection).
+for (const publish of ['jetstream', 'core'] as const) t.test(`one NATS server, ${publish} publish: kill -9, a new instance, a graceful stop and a frozen instance lose nothing and change no result`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'edgelstm-cluster-'));
   const [node] = await startNatsCluster({ nodes: 1, partitions: PARTITIONS, dir });
   const n = node!;
   const url = [`nats://127.0.0.1:${n.port}`];
   const nc = await h.natsClient(url);
-  const extra = ['--partitions', String(PARTITIONS)];
+  const extra = ['--partitions', String(PARTITIONS), '--cluster-publish', publish];
   const instances: h.Instance[] = [];
   const detail = (): string => instances.map((i) => `--- ${i.name}\n${i.output().slice(-3000)}`).join('\n');
   const budget = h.withBudget(t, 540_000);
