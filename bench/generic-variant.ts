@@ -33,7 +33,7 @@ const opts: TrainOptions = { ...r.options, ...over.options };
 const corpus = syntheticCorpus(train.seed, train.series, train.length, train.stepsChance);
 const prepared = corpus.map((s) => prepareSeries({ name: s.name, columns: [s.values] }, r.normalization, [0]));
 const result = trainLstm(prepared, 1, 1, opts, { onEpoch: (e) => process.stderr.write(`${JSON.stringify(e)}\n`) });
-const data = { source: 'synthetic', generatorSeed: train.seed, series: train.series, length: train.length, families: SIGNAL_FAMILIES };
+const data = { source: 'synthetic', generatorSeed: train.seed, series: train.series, length: train.length, families: SIGNAL_FAMILIES.filter((f) => corpus.some((c) => c.families.includes(f))) };
 const bytes = exportModel(result.weights, {
   name: r.name,
   version: r.version,
