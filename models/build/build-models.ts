@@ -48,7 +48,8 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
     generatorSeed: train.seed,
     series: train.series,
     length: train.length,
-    families: SIGNAL_FAMILIES,
+    // The families the corpus holds (daily-steps only when the recipe asks for it).
+    families: SIGNAL_FAMILIES.filter((f) => corpus.some((c) => c.families.includes(f))),
   };
   const bytes = exportModel(result.weights, {
     name: r.name,

@@ -1,7 +1,7 @@
 import { mulberry32 } from '../../runtime/contract/weights';
 
 /** The kinds of structure a synthetic series is built from. */
-export const SIGNAL_FAMILIES = ['seasonal', 'weekly', 'trend', 'random-walk', 'ar1', 'level-shift', 'regime-change', 'square-wave', 'sawtooth', 'spikes', 'bursty-noise'] as const;
+export const SIGNAL_FAMILIES = ['seasonal', 'weekly', 'trend', 'random-walk', 'ar1', 'level-shift', 'regime-change', 'square-wave', 'sawtooth', 'spikes', 'bursty-noise', 'daily-steps'] as const;
 export type SignalFamily = (typeof SIGNAL_FAMILIES)[number];
 
 export interface SyntheticSeries {
@@ -77,8 +77,9 @@ function noiseSource(d: Draw): (() => number) & { kind: string } {
  * sometimes quantization, so no two look alike and nothing depends on units.
  * Deterministic in (seed, index).
  */
-export function syntheticSeries(seed: number, index: number, length: number): SyntheticSeries {
-  const d = new Draw((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+export function syntheticSeries(seed: number, index: number, length: number, stepsChance = 0): SyntheticSeries {
+  const mix = (Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+  const d = new Draw(mix);
   const spd = d.pick(SAMPLES_PER_DAY);
   const v = new Float64Array(length);
   const families: SignalFamily[] = [];
@@ -164,6 +165,7 @@ export function syntheticSeries(seed: number, index: number, length: number): Sy
     const n = d.int(1, Math.max(1, Math.floor(length / 500)));
     for (let k = 0; k < n; k++) v[d.int(0, length - 1)] += d.uniform(3, 8) * (d.chance(0.5) ? 1 : -1);
   }
+  if (stepsChance > 0) dailySteps(new Draw((mix ^ 0x27d4eb2f) >>> 0), stepsChance, spd, v, families);
   // Units: a scale over four orders of magnitude and an offset, sometimes a sensor that reports coarse steps.
   const scale = d.logUniform(0.1, 1000);
   const offset = d.uniform(-2, 10) * scale;
@@ -176,8 +178,39 @@ export function syntheticSeries(seed: number, index: number, length: number): Sy
 }
 
 /** `count` series of `length` samples: the corpus the generic model is trained (and checked) on. */
-export function syntheticCorpus(seed: number, count: number, length: number): SyntheticSeries[] {
+export function syntheticCorpus(seed: number, count: number, length: number, stepsChance = 0): SyntheticSeries[] {
   const out: SyntheticSeries[] = [];
-  for (let i = 0; i < count; i++) out.push(syntheticSeries(seed, i, length));
+  for (let i = 0; i < count; i++) out.push(syntheticSeries(seed, i, length, stepsChance));
   return out;
+}
+
+/**
+ * With probability `chance`, replace the series by a sampled-and-held daily schedule with sharp edges
+ * and (often) no noise at all: a setpoint schedule, a meter that reports a new value every few samples.
+ * Flat for long stretches, so the right forecast is usually the last value exactly. Its own draws
+ * (`e`), so the series it does not replace are unchanged.
+ */
+function dailySteps(e: Draw, chance: number, spd: number, v: Float64Array, families: SignalFamily[]): void {
+  if (!e.chance(chance)) return;
+  families.length = 0;
+  families.push('daily-steps');
+  const hold = e.pick([1, 1, 2, 3, 6, 12]);
+  const segments = e.int(2, 4);
+  const edges: number[] = [];
+  for (let k = 0; k < segments; k++) edges.push(e.uniform(0, 1));
+  edges.sort((a, b) => a - b);
+  const levels: number[] = [];
+  for (let k = 0; k < segments; k++) levels.push(e.uniform(-2, 2));
+  const rate = e.chance(0.5) ? 1 : e.uniform(0.3, 0.9);
+  const noiseStd = e.chance(0.5) ? 0 : e.logUniform(0.002, 0.05);
+  let x = levels[segments - 1]!;
+  for (let t = 0; t < v.length; t++) {
+    if (t % hold === 0) {
+      const phase = (t % spd) / spd;
+      let k = segments - 1;
+      for (let j = 0; j < segments; j++) if (phase >= edges[j]!) k = j;
+      x += rate * (levels[k]! - x);
+    }
+    v[t] = x + (noiseStd > 0 ? noiseStd * e.normal() : 0);
+  }
 }

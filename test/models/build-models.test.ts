@@ -18,8 +18,10 @@ t.test('the build pipeline (quick mode) writes a loadable model, its chart and c
   t.same(model.metadata.features, ['value']);
   t.same(model.metadata.normalization, GENERIC_RECIPE.normalization);
   t.same(model.dims, { F: 1, H: 32, L: 1, T: 1 });
-  const tr = model.metadata.training as { data: { source: string } };
+  const tr = model.metadata.training as { data: { source: string; families: string[] } };
   t.match(tr.data.source, /synthetic/);
+  t.notOk(tr.data.families.includes('daily-steps'), 'the recorded families are the corpus\'s: daily-steps only when the recipe asks for it');
+  t.ok(tr.data.families.length > 0);
   await model.release();
   t.ok(existsSync(join(dir, 'a', 'generic.loss.html')));
   const int8 = await loadModel(join(dir, 'a', 'generic-int8.onnx'));

@@ -12,7 +12,7 @@ t.test('the same seed and index give the same series; others differ', (t) => {
 });
 
 t.test('a corpus covers every family, with finite, varying values over several scales', (t) => {
-  const corpus = syntheticCorpus(1, 200, 1500);
+  const corpus = syntheticCorpus(1, 200, 1500, 0.1);
   const seen = new Set(corpus.flatMap((s) => s.families));
   for (const f of SIGNAL_FAMILIES) t.ok(seen.has(f), `family ${f} appears`);
   const spans: number[] = [];
@@ -45,5 +45,31 @@ t.test('seasonal series repeat at their daily period', (t) => {
   for (let i = 0; i < v.length; i++) den += (v[i]! - mean) ** 2;
   for (let i = lag; i < v.length; i++) num += (v[i]! - mean) * (v[i - lag]! - mean);
   t.ok(num / den > 0.5, `autocorrelation at lag ${lag}: ${(num / den).toFixed(2)}`);
+  t.end();
+});
+
+t.test('daily-steps replaces a share of the series by a flat-stretched daily schedule and leaves the others as they were', (t) => {
+  const plain = syntheticCorpus(1, 100, 1000);
+  const mixed = syntheticCorpus(1, 100, 1000, 0.2);
+  let replaced = 0;
+  for (let i = 0; i < 100; i++) {
+    const m = mixed[i]!;
+    if (m.families.includes('daily-steps')) {
+      replaced++;
+      t.same(m.families, ['daily-steps'], `${m.name}: replaced, not mixed`);
+      t.ok(Math.max(...m.values) > Math.min(...m.values), `${m.name} varies`);
+    } else {
+      t.same(Array.from(m.values), Array.from(plain[i]!.values), `${m.name} unchanged`);
+    }
+  }
+  t.ok(replaced >= 10 && replaced <= 30, `replaced ${replaced} of 100 at 0.2`);
+  t.notOk(plain.some((s) => s.families.includes('daily-steps')), 'off by default');
+  // Half of them are noise-free: the next value equals the last on most rows.
+  const quiet = mixed.filter((s) => s.families.includes('daily-steps')).map((s) => {
+    let same = 0;
+    for (let j = 1; j < s.values.length; j++) if (s.values[j] === s.values[j - 1]) same++;
+    return same / (s.values.length - 1);
+  });
+  t.ok(quiet.some((f) => f > 0.5), `some schedules hold the last value on most rows (${quiet.map((f) => f.toFixed(2)).join(' ')})`);
   t.end();
 });
