@@ -234,8 +234,8 @@ async function main(): Promise<number> {
   // The service's memory over time, from its /metrics (RSS from /proc at the same moment); progress on stderr every 30 s.
   const curve: MemorySample[] = [];
   let lastProgress = started;
-  const sample = setInterval(() => {
-    void fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+  const takeSample = (): Promise<void> =>
+    fetch(`http://127.0.0.1:${metricsPort}/metrics`)
       .then((r) => r.text())
       .then((m) => {
         const n = (name: string): number => m.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
@@ -253,7 +253,7 @@ async function main(): Promise<number> {
         }
       })
       .catch(() => undefined);
-  }, o['sample-s'] * 1000);
+  const sample = setInterval(() => void takeSample(), o['sample-s'] * 1000);
   for (let i = 0; i < o.payloads && !crashed; i++) {
     const p = gen(i);
     expect(p);
@@ -309,8 +309,9 @@ async function main(): Promise<number> {
   }
   await new Promise((r) => setTimeout(r, 500));
   text = await metrics();
-  clearInterval(rssTimer);
   clearInterval(sample);
+  await takeSample(); // the settled state, and a sample at all in a short run
+  clearInterval(rssTimer);
 
   // The clean run: an engine fed only the control readings, in order.
   const e = new Engine(ref, {});
