@@ -30,10 +30,31 @@ const SPECS = {
   mosquitto: { type: 'string', description: 'mosquitto binary', default: '/usr/sbin/mosquitto' },
   'broker-log': { type: 'string', description: 'Mosquitto log types, comma-separated (all: every packet, with PINGREQ/PINGRESP; set EDGELSTM_FUZZ_KEEP=1 to keep the file)', default: 'error,warning,notice' },
   'log-level': { type: 'string', description: 'the service\'s log level (info shows its connects and keepalive timeouts)', default: 'error' },
+  'service-args': { type: 'string', description: 'more options for `edgelstm run`, space-separated (e.g. "--max-devices 20000")' },
+  'node-args': { type: 'string', description: 'options for the service\'s node, space-separated (e.g. "--heapsnapshot-signal=SIGUSR2")' },
+  'sample-s': { type: 'number', min: 0.5, description: 'seconds between samples of the service\'s memory (the report\'s memory curve)', default: 5 },
 } satisfies OptionSpecs;
 
 const MAX_PAYLOAD = 65536;
 const SKEW_MS = 86_400_000;
+
+/** One sample of the service's memory (MB) and load, `s` seconds after the first payload. */
+interface MemorySample {
+  s: number;
+  sent: number;
+  rssMB: number;
+  heapUsedMB: number;
+  heapTotalMB: number;
+  externalMB: number;
+  arrayBuffersMB: number;
+  devices: number;
+  queue: number;
+  held: number;
+  resultsUnacked: number;
+  writeBufferedMB: number;
+  in: number;
+  results: number;
+}
 
 /** xorshift32: the same payloads for the same seed. */
 function rng(seed: number): () => number {
@@ -59,8 +80,9 @@ async function main(): Promise<number> {
   const broker = spawn(o.mosquitto, ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 400));
   const metricsPort = await freePort();
-  const svc = spawn(process.execPath, ['dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--model', model, '--backend', 'native', '--input', 'fuzz/+/in',
-    '--client-id', 'fuzz-svc', '--qos', '1', '--metrics-port', String(metricsPort), '--watch-model=false', '--log-level', o['log-level'], '--max-payload-bytes', String(MAX_PAYLOAD)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const words = (x: string | undefined): string[] => (x ?? '').split(' ').filter((w) => w.length > 0);
+  const svc = spawn(process.execPath, [...words(o['node-args']), 'dist/runtime/cli/main.js', 'run', '--broker', `mqtt://127.0.0.1:${port}`, '--model', model, '--backend', 'native', '--input', 'fuzz/+/in',
+    '--client-id', 'fuzz-svc', '--qos', '1', '--metrics-port', String(metricsPort), '--watch-model=false', '--log-level', o['log-level'], '--max-payload-bytes', String(MAX_PAYLOAD), ...words(o['service-args'])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let svcLog = '';
   // Connections to the broker and why they ended (with --log-level info or lower); the full log kept with EDGELSTM_FUZZ_KEEP.
   let connects = 0;
@@ -103,18 +125,18 @@ async function main(): Promise<number> {
   while (!svcLog.includes('metrics on') && svc.exitCode === null && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
   const pid = svc.pid!;
   let peakRss = 0;
-  const rssTimer = setInterval(() => {
+  const rssNow = (): number => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
+      return m ? Number(m[1]) * 1024 : 0;
     } catch {
-      // exited
+      return 0; // exited
     }
+  };
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, rssNow());
   }, 100);
-  const startRss = (() => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  })();
+  const startRss = rssNow();
 
   const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'fuzz-sub' });
   const control = new Map<string, Result[]>();
@@ -209,16 +231,29 @@ async function main(): Promise<number> {
     });
   };
   const started = Date.now();
-  // Progress on stderr every 30 s (a long run says how far it got even when it is cut short).
-  const progress = setInterval(() => {
-    void fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+  // The service's memory over time, from its /metrics (RSS from /proc at the same moment); progress on stderr every 30 s.
+  const curve: MemorySample[] = [];
+  let lastProgress = started;
+  const takeSample = (): Promise<void> =>
+    fetch(`http://127.0.0.1:${metricsPort}/metrics`)
       .then((r) => r.text())
       .then((m) => {
         const n = (name: string): number => m.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-        process.stderr.write(`fuzz: ${Math.round((Date.now() - started) / 1000)} s: sent ${sent}, service in ${n('edgelstm_messages_in_total')}, results ${n('edgelstm_results_out_total')}, invalid ${n('edgelstm_messages_invalid_total')}, connects ${connects}, RSS ${Math.round(peakRss / 1e6)} MB\n`);
+        const mb = (name: string): number => Math.round(n(name) / 1e6);
+        const s: MemorySample = {
+          s: Math.round((Date.now() - started) / 100) / 10, sent, rssMB: Math.round(rssNow() / 1e6), heapUsedMB: mb('nodejs_heap_size_used_bytes'), heapTotalMB: mb('nodejs_heap_size_total_bytes'),
+          externalMB: mb('nodejs_external_memory_bytes'), arrayBuffersMB: mb('nodejs_array_buffers_bytes'), devices: n('edgelstm_active_devices'), queue: n('edgelstm_queue_depth'), held: n('edgelstm_acks_held'),
+          resultsUnacked: n('edgelstm_results_unacked'), writeBufferedMB: mb('edgelstm_socket_write_buffered_bytes'),
+          in: n('edgelstm_messages_in_total'), results: n('edgelstm_results_out_total'),
+        };
+        curve.push(s);
+        if (Date.now() - lastProgress >= 30_000) {
+          lastProgress = Date.now();
+          process.stderr.write(`fuzz: ${Math.round((Date.now() - started) / 1000)} s: sent ${sent}, service in ${s.in}, results ${s.results}, invalid ${n('edgelstm_messages_invalid_total')}, connects ${connects}, RSS ${s.rssMB} MB (peak ${Math.round(peakRss / 1e6)}), heap ${s.heapUsedMB}, external ${s.externalMB}, arrayBuffers ${s.arrayBuffersMB}, devices ${s.devices}, queue ${s.queue}, held ${s.held}, results unacked ${s.resultsUnacked}, socket buffer ${s.writeBufferedMB} MB\n`);
+        }
       })
       .catch(() => undefined);
-  }, 30_000);
+  const sample = setInterval(() => void takeSample(), o['sample-s'] * 1000);
   for (let i = 0; i < o.payloads && !crashed; i++) {
     const p = gen(i);
     expect(p);
@@ -274,8 +309,9 @@ async function main(): Promise<number> {
   }
   await new Promise((r) => setTimeout(r, 500));
   text = await metrics();
+  clearInterval(sample);
+  await takeSample(); // the settled state, and a sample at all in a short run
   clearInterval(rssTimer);
-  clearInterval(progress);
 
   // The clean run: an engine fed only the control readings, in order.
   const e = new Engine(ref, {});
@@ -309,7 +345,12 @@ async function main(): Promise<number> {
     invalidByCode: rows, results: { validReadings: expectedResults, results, duplicates, exact: results + duplicates === expectedResults },
     control: { results: controlResults, expected: ctlReadings.length, mismatches: controlMismatches, bitIdentical: controlMismatches === 0 && controlResults === ctlReadings.length },
     rssMB: { start: Math.round(startRss / 1e6), peak: Math.round(peakRss / 1e6) },
+    // The sample of highest RSS (its parts) and the curve: every --sample-s seconds.
+    memoryAtPeak: curve.reduce<MemorySample | null>((a, c) => (a === null || c.rssMB > a.rssMB ? c : a), null),
+    memory: curve,
     broker: { connects, connectionErrors: Object.fromEntries(disconnects) },
+    // Error reports (QoS 0) the service dropped while its socket held more than 4 MiB not yet written.
+    errorReportsDropped: counter(text, 'edgelstm_error_reports_dropped_total'),
     mismatches,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -35,6 +35,12 @@ export type PublishDone = (err?: Error) => void;
 const noop = (): void => undefined;
 /** A batch larger than this is written at once rather than at the end of the event-loop turn. */
 const FLUSH_BYTES = 1 << 20;
+/**
+ * Bytes not yet written to the socket beyond which a droppable message (an error report, QoS 0) is dropped:
+ * queued, they had no bound (a 1M-payload fuzz flood left ~800,000 reports, ~60 MB of heap, in the socket's
+ * buffer while the broker read slower than the service wrote).
+ */
+export const DROPPABLE_BUFFER_BYTES = 4 << 20;
 
 /**
  * The MQTT client: a persistent session, reconnect with exponential backoff
@@ -260,6 +266,18 @@ export class BrokerConnection {
     this.#scheduleFlush();
   }
 
+  /**
+   * Publishes a QoS 0 message that may be lost (an error report), batched with the results. Dropped (false)
+   * while the connection is down or its socket holds more than DROPPABLE_BUFFER_BYTES not yet written, so a
+   * broker slower than the flood of rejected readings costs reports, never unbounded memory.
+   */
+  publishDroppable(topic: string, payload: string): boolean {
+    const c = this.#internals;
+    if (!c.connected || c.disconnecting || c.stream.destroyed || this.writeBuffered + this.#batch.bytes > DROPPABLE_BUFFER_BYTES) return false;
+    this.publish(topic, payload, 0);
+    return true;
+  }
+
   #scheduleFlush(): void {
     if (this.#batch.bytes >= FLUSH_BYTES) this.#flush();
     else if (!this.#flushScheduled) {
@@ -298,6 +316,18 @@ export class BrokerConnection {
       out.add(typeof p.payload === 'string' ? p.payload : p.payload.toString('utf8'));
     }
     return [...out];
+  }
+
+  /** QoS 1 results (and other publishes) handed to mqtt.js and not yet acknowledged by the broker. */
+  get resultsUnacked(): number {
+    let n = 0;
+    for (const _ in this.#internals.outgoing) n++;
+    return n;
+  }
+
+  /** Bytes written to the socket object and still in its buffer (the broker reads slower than the service writes). */
+  get writeBuffered(): number {
+    return (this.#internals.stream as { writableLength?: number } | undefined)?.writableLength ?? 0;
   }
 
   /** Holds waiting for their reading: an upper bound on unacknowledged readings. */

@@ -19,7 +19,8 @@ const KEYS_MAX = 10_000;
 const LOG_BYTES_PER_INTERVAL = 1 << 20;
 
 /**
- * Bad input: every one is counted and published; the log gets at most one
+ * Bad input: every one is counted and handed to `publish` (the service drops a report, counted, while its
+ * broker connection is down or more than 4 MiB wait to be written); the log gets at most one
  * line per device per interval (with how many were suppressed), so a broken
  * sensor cannot flood the journal of a gateway. Bounded in every dimension an
  * attacker controls: each text is cut to REPORT_TEXT_MAX, at most KEYS_MAX keys

@@ -66,6 +66,7 @@ export class ServiceMetrics {
   readonly invalid = new Counter({ name: 'edgelstm_messages_invalid_total', help: 'readings rejected, by error code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly dropped = new BatchedCounter({ name: 'edgelstm_messages_dropped_total', help: 'readings dropped by the drop policy', registers: [this.registry] });
   readonly duplicates = new BatchedCounter({ name: 'edgelstm_duplicates_total', help: 'redelivered readings skipped (timestamp not after the device\'s last)', registers: [this.registry] });
+  readonly errorReportsDropped = new BatchedCounter({ name: 'edgelstm_error_reports_dropped_total', help: 'error reports (QoS 0, --error-topic) not published: the connection was down or its socket held more than 4 MiB not yet written', registers: [this.registry] });
   readonly reloads = new Counter({ name: 'edgelstm_model_reloads_total', help: 'model reloads, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly activeDevices = new LatestGauge({ name: 'edgelstm_active_devices', help: 'devices holding state', registers: [this.registry] });
   readonly queueDepth = new LatestGauge({ name: 'edgelstm_queue_depth', help: 'readings in flight', registers: [this.registry] });
@@ -77,6 +78,34 @@ export class ServiceMetrics {
   constructor() {
     // Includes nodejs_eventloop_lag_* (event-loop delay) and resident memory.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    // The default metrics have heap and external memory; Buffers (socket chunks, payloads, write batches) are part of external.
+    new Gauge({
+      name: 'nodejs_array_buffers_bytes',
+      help: 'memory of ArrayBuffers and Buffers (process.memoryUsage().arrayBuffers), part of the external memory',
+      registers: [this.registry],
+      collect() {
+        this.set(process.memoryUsage().arrayBuffers);
+      },
+    });
+  }
+
+  /** The connection's backlog, read at scrape time: PUBACKs held, results not yet acknowledged, bytes not yet written to the socket. */
+  watchConnection(conn: () => { held: number; resultsUnacked: number; writeBuffered: number } | undefined): void {
+    const registers = [this.registry];
+    for (const [name, help, key] of [
+      ['edgelstm_acks_held', 'QoS 1 readings received whose PUBACK is held (until their result is acknowledged, in delivery order)', 'held'],
+      ['edgelstm_results_unacked', 'QoS 1 results published and not yet acknowledged by the broker', 'resultsUnacked'],
+      ['edgelstm_socket_write_buffered_bytes', 'bytes handed to the broker connection\'s socket and not yet written to it', 'writeBuffered'],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(conn()?.[key] ?? 0);
+        },
+      });
+    }
   }
 
   /** Journal blocks written and fdatasync'd, and their bytes, read at scrape time from the journal `journal()` returns. */

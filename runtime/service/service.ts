@@ -65,7 +65,8 @@ export class MqttService {
     this.queue = new IngestQueue(cfg.queueSize);
     this.#errors = new ErrorReporter(log, cfg.errorLogIntervalMs, (r) => {
       this.#view?.fleet.recordError(r.device, r.code);
-      this.#conn?.client.publish(cfg.errorTopic, JSON.stringify(r), { qos: 0 });
+      // QoS 0, batched; dropped (counted) rather than queued without bound while the broker reads slower than this.
+      if (this.#conn?.publishDroppable(cfg.errorTopic, JSON.stringify(r)) !== true) metrics.errorReportsDropped.inc();
     });
     this.#recovery = new Recovery(host, { stateFile: cfg.stateFile, journalFile: cfg.journalFile, replayChunk: cfg.queueSize, log, unackedResults: async () => (this.#conn ? this.#conn.unacked(resultPrefix(cfg)) : []) });
     const sp = cfg.sparkplug ? new SparkplugLink({ ...cfg.sparkplug, stateFile: cfg.stateFile }, host.engine.shape, cfg.maxPayloadBytes, metrics.registry, cfg.payload === 'sparkplug', { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m) }) : undefined;
@@ -107,6 +108,7 @@ export class MqttService {
       },
     });
     metrics.watchJournal(() => this.#recovery.journal);
+    metrics.watchConnection(() => this.#conn);
   }
 
   /** Loads the model, restores state, starts the broker (if embedded), connects and subscribes. */
