@@ -176,6 +176,12 @@ export async function checkArm(target: ArmTarget, opts: { required: boolean; kee
       ...cpus.map(({ cpu }) => ({ where: `${cpu} ${spec.backend}`, start: (out: string) => emulated(cpu, suiteArgs(spec.backend, out)) })),
     ];
     const [host, ...others] = platforms.map((p, i) => ({ ...p, out: join(tmp, `run-${i}`) }));
+    // int8-dynamic on wasm: onnxruntime-web's kernels for DynamicQuantizeLSTM are not those of onnxruntime-node
+    // (generic 1.1.0: up to 2.2e-2 off in y on x86-64 itself, while the arm CPUs' wasm runs equal x86-64's bit for
+    // bit). The board is then checked against the same wasm build on x86-64, and that row itself is left out.
+    const wasmHost = spec.backend === 'wasm' ? others.find((p) => p.where === 'x86-64 wasm') : undefined;
+    const dynamicOnWasm = (model: string): boolean => wasmHost !== undefined && basename(model) === 'generic-int8-dynamic.onnx';
+    if (wasmHost !== undefined && models.some(dynamicOnWasm)) say('int8-dynamic on wasm compared with x86-64 wasm, not x86-64 native: onnxruntime-web\'s DynamicQuantizeLSTM kernels are not onnxruntime-node\'s');
     const hostRun = await host!.start(host!.out);
     if (!hostRun.ok) throw new Error(`host run failed (${hostRun.failure}): ${hostRun.stderr}`);
     // Two at a time: the CI machine has two cores, and qemu keeps one busy.
@@ -193,12 +199,14 @@ export async function checkArm(target: ArmTarget, opts: { required: boolean; kee
       processes.push(`${p.where} ${fmtS(r.ms)}`);
       const times = timesOf(r);
       for (const model of models) {
+        if (dynamicOnWasm(model) && p === wasmHost) continue;
+        const ref = dynamicOnWasm(model) ? wasmHost!.out : host!.out;
         for (const run of ['probe', 'replay'] as const) {
           const file = `${basename(model)}.${run}.${run === 'probe' ? 'json' : 'jsonl'}`;
           const key = `${basename(model)}|${run}`;
           const row: Row = { model: basename(model), run, where: p.where, hostMs: hostTimes.get(key)!, ms: times.get(key) ?? NaN };
           if (!times.has(key)) row.failure = r.ok ? 'no result' : `${r.failure}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`;
-          else row.cmp = compareOutputs(readFileSync(join(host!.out, file), 'utf8'), readFileSync(join(p.out, file), 'utf8'), TOLERANCE);
+          else row.cmp = compareOutputs(readFileSync(join(ref, file), 'utf8'), readFileSync(join(p.out, file), 'utf8'), TOLERANCE);
           rows.push(row);
         }
       }
