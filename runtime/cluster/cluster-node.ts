@@ -136,6 +136,12 @@ export class ClusterNode {
     return this.#lastMembers;
   }
 
+  /** The shared engine's ONNX Runtime calls (batches) and samples stepped, over every partition this instance has run. */
+  get engineBatches(): { batches: number; results: number } {
+    const c = this.#deps.engine.counters;
+    return { batches: c.batches, results: c.results };
+  }
+
   /** Devices with state over all owned partitions (the shared engine's). */
   get devices(): number {
     return this.#deps.engine.devices;
