@@ -1,23 +1,12 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from 'nats';
-import { startNatsCluster, stopNode } from '../../bench/nats-server';
+import { oneNatsNode } from './cluster-harness';
 import { Membership } from '../../runtime/cluster/membership';
 
 // A real nats-server on free ports.
 t.setTimeout(120_000);
 
 t.test('membership: heartbeats list members; a leave purges the entry (no delete marker), so the list is the stream\'s subjects alone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgelstm-members-'));
-  const [node] = await startNatsCluster({ nodes: 1, partitions: 4, dir });
-  const nc = await connect({ servers: `nats://127.0.0.1:${node!.port}` });
-  t.teardown(async () => {
-    await nc.close();
-    await stopNode(node!, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const nc = await oneNatsNode(t, 4);
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
   const a = await Membership.open(js, jsm, 'g_members', 3000, 'a', 1);
