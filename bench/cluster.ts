@@ -151,7 +151,7 @@ interface Row {
   abandoned: number | undefined;
 }
 
-/** What the instances did so far, summed (from /health): engine batches and samples stepped, readings taken, partitions abandoned; undefined when one does not report engine batches. */
+/** What the instances did so far, summed (from /health): engine batches (NaN when one does not report them) and samples stepped, readings taken, partitions abandoned. */
 interface Totals {
   batches: number;
   results: number;
@@ -162,15 +162,21 @@ interface Totals {
 async function clusterTotals(procs: Proc[]): Promise<Totals | undefined> {
   const hs = await Promise.all(procs.map(health));
   const t: Totals = { batches: 0, results: 0, readings: 0, abandoned: 0 };
+  let engine = true;
   for (const h of hs) {
     const e = h?.['engine'] as { batches: number; results: number } | undefined;
     const c = h?.['counters'] as { readings: number; partitionsAbandoned: number } | undefined;
-    if (e === undefined || c === undefined) return undefined;
-    t.batches += e.batches;
-    t.results += e.results;
+    if (c === undefined) return undefined;
+    if (e === undefined) engine = false;
+    else {
+      t.batches += e.batches;
+      t.results += e.results;
+    }
     t.readings += c.readings;
     t.abandoned += c.partitionsAbandoned;
   }
+  // An earlier design's /health has the counters but not the engine's batches.
+  if (!engine) t.batches = Number.NaN;
   return t;
 }
 
@@ -219,7 +225,7 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const natsCpu = cpuSeconds(node.process.pid) - nats0;
     const engine1 = engine0 === undefined ? undefined : await clusterTotals(procs);
     const both = engine0 !== undefined && engine1 !== undefined;
-    const perBatch = both ? (engine1.results - engine0.results) / Math.max(1, engine1.batches - engine0.batches) : undefined;
+    const perBatch = both && Number.isFinite(engine1.batches) ? (engine1.results - engine0.results) / Math.max(1, engine1.batches - engine0.batches) : undefined;
     const taken = both ? (engine1.readings - engine0.readings) / total : undefined;
     const abandoned = both ? engine1.abandoned - engine0.abandoned : undefined;
     await c.endAsync();
