@@ -29,7 +29,7 @@ import { connect, type NatsConnection } from 'nats';
 import { formatHelp, parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { freePort } from '../runtime/net/free-port';
 import { startNatsCluster, stopNode, type NatsNode } from './nats-server';
-import { cpuSeconds, quantile } from './proc-cpu';
+import { contextSwitches, cpuSeconds, quantile } from './proc-cpu';
 import type { PartitionStart } from '../runtime/cluster/partition-starts';
 
 const SPECS = {
@@ -149,6 +149,13 @@ interface Row {
   /** Readings taken from the stream over the burst per reading published (above 1: taken again after a partition restarted), and partitions abandoned (lease may have lapsed). */
   taken: number | undefined;
   abandoned: number | undefined;
+  /** The instances' context switches per reading over the burst, all threads: voluntary (waiting for work) and involuntary (the core taken away). */
+  switches: { voluntary: number; involuntary: number };
+}
+
+/** The instances' context switches so far, summed. */
+function switchesOf(procs: Proc[]): { voluntary: number; involuntary: number } {
+  return procs.map((p) => contextSwitches(p.p.pid)).reduce((a, b) => ({ voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary }), { voluntary: 0, involuntary: 0 });
 }
 
 /** What the instances did so far, summed (from /health): engine batches (NaN when one does not report them) and samples stepped, readings taken, partitions abandoned. */
@@ -216,6 +223,7 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const total = o.devices * o.readings;
     const cpu0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
     const nats0 = cpuSeconds(node.process.pid);
+    const sw0 = switchesOf(procs);
     const t0 = performance.now();
     const c = await publisher(node.mqttPort);
     await publishFleet(c, o.devices, 0, o.readings);
@@ -223,6 +231,8 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const seconds = (performance.now() - t0) / 1000;
     const instCpu = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0) - cpu0;
     const natsCpu = cpuSeconds(node.process.pid) - nats0;
+    const sw1 = switchesOf(procs);
+    const switches = { voluntary: (sw1.voluntary - sw0.voluntary) / total, involuntary: (sw1.involuntary - sw0.involuntary) / total };
     const engine1 = engine0 === undefined ? undefined : await clusterTotals(procs);
     const both = engine0 !== undefined && engine1 !== undefined;
     const perBatch = both && Number.isFinite(engine1.batches) ? (engine1.results - engine0.results) / Math.max(1, engine1.batches - engine0.batches) : undefined;
@@ -230,7 +240,7 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const abandoned = both ? engine1.abandoned - engine0.abandoned : undefined;
     await c.endAsync();
     if (nodeFlags.length > 0) await Promise.all(procs.map((p) => new Promise((r) => p.p.once('exit', r).kill('SIGTERM'))));
-    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle, perBatch, taken, abandoned };
+    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle, perBatch, taken, abandoned, switches };
   } finally {
     for (const p of procs) p.p.kill('SIGKILL');
     await results.close().catch(() => undefined);
@@ -378,11 +388,11 @@ async function main(): Promise<void> {
     rounds.push(rows);
     const single = rows[0]!;
     if (o.rounds > 1) process.stdout.write(`round ${k + 1} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}):\n`);
-    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core | readings per ONNX call | readings taken per reading, partitions abandoned |\n|---|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core | readings per ONNX call | readings taken per reading, partitions abandoned | context switches per reading: voluntary, involuntary |\n|---|---|---|---|---|---|---|---|---|---|\n');
     for (const r of [single, ...rows.slice(1).sort((a, b) => a.design.localeCompare(b.design))]) {
       const us = (r.instCpu / r.msgs) * 1e6;
       const ratio = us / ((single.instCpu / single.msgs) * 1e6);
-      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} | ${r.perBatch === undefined ? '' : r.perBatch.toFixed(1)} | ${r.taken === undefined ? '' : `${r.taken.toFixed(2)}, ${r.abandoned}`} |\n`);
+      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} | ${r.perBatch === undefined ? '' : r.perBatch.toFixed(1)} | ${r.taken === undefined ? '' : `${r.taken.toFixed(2)}, ${r.abandoned}`} | ${r.switches.voluntary.toFixed(2)}, ${r.switches.involuntary.toFixed(2)} |\n`);
     }
     process.stdout.write('\n');
   }
