@@ -29,7 +29,7 @@ import { connect, type NatsConnection } from 'nats';
 import { formatHelp, parseArgs, type OptionSpecs } from '../runtime/cli/args';
 import { freePort } from '../runtime/net/free-port';
 import { startNatsCluster, stopNode, type NatsNode } from './nats-server';
-import { cpuSeconds, quantile } from './proc-cpu';
+import { contextSwitches, cpuSeconds, quantile } from './proc-cpu';
 import type { PartitionStart } from '../runtime/cluster/partition-starts';
 
 const SPECS = {
@@ -43,11 +43,14 @@ const SPECS = {
   'lease-ttl-ms': { type: 'number', integer: true, min: 150, description: 'lease time to live', default: 3000 },
   previous: { type: 'string', description: 'also run the throughput rows with the previous design: the dist/ of an earlier commit (bench/build-previous.sh makes one), alternating with the current one', placeholder: 'DIST' },
   rounds: { type: 'number', integer: true, min: 1, description: 'throughput rounds (single, then each instance count, current and previous alternating); ratios are medians over rounds', default: 1 },
+  'instance-args': { type: 'string', description: 'more options for the current design\'s cluster instances (`edgelstm run --cluster`), space-separated (e.g. "--max-delay-ms 10")' },
   'cpu-prof': { type: 'string', description: 'write a V8 CPU profile of every instance of the throughput rows into this folder (instances stopped with SIGTERM)', placeholder: 'DIR' },
 } satisfies OptionSpecs;
 
 /** Node flags of the instances: a CPU profile each when --cpu-prof DIR is given. */
 let nodeFlags: string[] = [];
+/** More options for the current design's instances (--instance-args). */
+let instanceArgs: string[] = [];
 
 const CLI = join(__dirname, '..', 'runtime', 'cli', 'main.js');
 /** The previous design's CLI (--previous), or undefined. */
@@ -62,7 +65,7 @@ interface Proc {
 
 async function startInstance(name: string, url: string, o: { partitions: number; ttl: number }, cli = CLI): Promise<Proc> {
   const healthPort = await freePort();
-  const p = spawn(process.execPath, [...nodeFlags, cli, 'run', '--cluster', url, '--instance', name, '--partitions', String(o.partitions), '--lease-ttl-ms', String(o.ttl), '--tick-ms', String(Math.floor(o.ttl / 6)), '--metrics-port', String(healthPort), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const p = spawn(process.execPath, [...nodeFlags, cli, 'run', '--cluster', url, '--instance', name, '--partitions', String(o.partitions), '--lease-ttl-ms', String(o.ttl), '--tick-ms', String(Math.floor(o.ttl / 6)), '--metrics-port', String(healthPort), '--log-level', 'warn', ...(cli === CLI ? instanceArgs : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
   return { name, p, healthPort };
 }
 
@@ -141,6 +144,47 @@ interface Row {
   natsCpu: number;
   /** The instances' CPU while idle (ready, no readings), share of one core, all instances together. */
   idle: number;
+  /** Samples per ONNX Runtime call over the burst, all instances together (from /health; undefined for designs that do not report it). */
+  perBatch: number | undefined;
+  /** Readings taken from the stream over the burst per reading published (above 1: taken again after a partition restarted), and partitions abandoned (lease may have lapsed). */
+  taken: number | undefined;
+  abandoned: number | undefined;
+  /** The instances' context switches per reading over the burst, all threads: voluntary (waiting for work) and involuntary (the core taken away). */
+  switches: { voluntary: number; involuntary: number };
+}
+
+/** The instances' context switches so far, summed. */
+function switchesOf(procs: Proc[]): { voluntary: number; involuntary: number } {
+  return procs.map((p) => contextSwitches(p.p.pid)).reduce((a, b) => ({ voluntary: a.voluntary + b.voluntary, involuntary: a.involuntary + b.involuntary }), { voluntary: 0, involuntary: 0 });
+}
+
+/** What the instances did so far, summed (from /health): engine batches (NaN when one does not report them) and samples stepped, readings taken, partitions abandoned. */
+interface Totals {
+  batches: number;
+  results: number;
+  readings: number;
+  abandoned: number;
+}
+
+async function clusterTotals(procs: Proc[]): Promise<Totals | undefined> {
+  const hs = await Promise.all(procs.map(health));
+  const t: Totals = { batches: 0, results: 0, readings: 0, abandoned: 0 };
+  let engine = true;
+  for (const h of hs) {
+    const e = h?.['engine'] as { batches: number; results: number } | undefined;
+    const c = h?.['counters'] as { readings: number; partitionsAbandoned: number } | undefined;
+    if (c === undefined) return undefined;
+    if (e === undefined) engine = false;
+    else {
+      t.batches += e.batches;
+      t.results += e.results;
+    }
+    t.readings += c.readings;
+    t.abandoned += c.partitionsAbandoned;
+  }
+  // An earlier design's /health has the counters but not the engine's batches.
+  if (!engine) t.batches = Number.NaN;
+  return t;
 }
 
 /** How long the instances' idle CPU is measured before each throughput row. */
@@ -174,10 +218,12 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const idle0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const idle = (procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0) - idle0) / (IDLE_MS / 1000);
+    const engine0 = instances === 'single' ? undefined : await clusterTotals(procs);
     const base = results.count;
     const total = o.devices * o.readings;
     const cpu0 = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0);
     const nats0 = cpuSeconds(node.process.pid);
+    const sw0 = switchesOf(procs);
     const t0 = performance.now();
     const c = await publisher(node.mqttPort);
     await publishFleet(c, o.devices, 0, o.readings);
@@ -185,9 +231,16 @@ async function throughputRow(o: { devices: number; readings: number; partitions:
     const seconds = (performance.now() - t0) / 1000;
     const instCpu = procs.reduce((s, p) => s + cpuSeconds(p.p.pid), 0) - cpu0;
     const natsCpu = cpuSeconds(node.process.pid) - nats0;
+    const sw1 = switchesOf(procs);
+    const switches = { voluntary: (sw1.voluntary - sw0.voluntary) / total, involuntary: (sw1.involuntary - sw0.involuntary) / total };
+    const engine1 = engine0 === undefined ? undefined : await clusterTotals(procs);
+    const both = engine0 !== undefined && engine1 !== undefined;
+    const perBatch = both && Number.isFinite(engine1.batches) ? (engine1.results - engine0.results) / Math.max(1, engine1.batches - engine0.batches) : undefined;
+    const taken = both ? (engine1.readings - engine0.readings) / total : undefined;
+    const abandoned = both ? engine1.abandoned - engine0.abandoned : undefined;
     await c.endAsync();
     if (nodeFlags.length > 0) await Promise.all(procs.map((p) => new Promise((r) => p.p.once('exit', r).kill('SIGTERM'))));
-    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle };
+    return { design: instances === 'single' ? 'single instance (edgelstm run --broker, NATS MQTT)' : `${previous ? 'previous ' : ''}cluster, ${instances} instance${instances === 1 ? '' : 's'}`, msgs: total, seconds, instCpu, natsCpu, idle, perBatch, taken, abandoned, switches };
   } finally {
     for (const p of procs) p.p.kill('SIGKILL');
     await results.close().catch(() => undefined);
@@ -318,6 +371,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${formatHelp('node dist/bench/cluster.js [options]', SPECS)}\n`);
     return;
   }
+  instanceArgs = (o['instance-args'] ?? '').split(' ').filter((w) => w.length > 0);
   if (o['cpu-prof'] !== undefined) nodeFlags = ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']];
   const cfg = { devices: o.devices, readings: o.readings, partitions: o.partitions, ttl: o['lease-ttl-ms'] };
   process.stdout.write(`edgelstm cluster benchmark: node ${process.version}, ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${o.devices} devices x ${o.readings} readings, ${o.partitions} partitions, nats-server 2.9 single node\n\n`);
@@ -334,11 +388,11 @@ async function main(): Promise<void> {
     rounds.push(rows);
     const single = rows[0]!;
     if (o.rounds > 1) process.stdout.write(`round ${k + 1} (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}):\n`);
-    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core |\n|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| design | readings | results/s | instances CPU µs/msg | vs single | nats-server CPU µs/msg | instances idle, % of a core | readings per ONNX call | readings taken per reading, partitions abandoned | context switches per reading: voluntary, involuntary |\n|---|---|---|---|---|---|---|---|---|---|\n');
     for (const r of [single, ...rows.slice(1).sort((a, b) => a.design.localeCompare(b.design))]) {
       const us = (r.instCpu / r.msgs) * 1e6;
       const ratio = us / ((single.instCpu / single.msgs) * 1e6);
-      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} |\n`);
+      process.stdout.write(`| ${r.design} | ${r.msgs} | ${Math.round(r.msgs / r.seconds)} | ${us.toFixed(1)} | ${ratio.toFixed(2)}x | ${((r.natsCpu / r.msgs) * 1e6).toFixed(1)} | ${(100 * r.idle).toFixed(1)} | ${r.perBatch === undefined ? '' : r.perBatch.toFixed(1)} | ${r.taken === undefined ? '' : `${r.taken.toFixed(2)}, ${r.abandoned}`} | ${r.switches.voluntary.toFixed(2)}, ${r.switches.involuntary.toFixed(2)} |\n`);
     }
     process.stdout.write('\n');
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
 
@@ -12,6 +12,22 @@ export function cpuSeconds(pid: number | undefined, tid?: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** Context switches of a process so far, over all its threads: voluntary (it waited) and involuntary (the kernel took the core away), or NaN. */
+export function contextSwitches(pid: number | undefined): { voluntary: number; involuntary: number } {
+  const out = { voluntary: 0, involuntary: 0 };
+  if (pid === undefined) return { voluntary: NaN, involuntary: NaN };
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      out.voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+      out.involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+    }
+  } catch {
+    return { voluntary: NaN, involuntary: NaN };
+  }
+  return out;
 }
 
 /** CPU seconds used by the whole machine so far (all cores, busy time), or NaN. */

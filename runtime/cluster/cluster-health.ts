@@ -14,6 +14,7 @@ export function clusterHealth(node: ClusterNode): Record<string, unknown> {
     owned: node.owned,
     devices: node.devices,
     counters: node.counters,
+    engine: node.engineBatches,
     starts: node.starts,
   };
 }

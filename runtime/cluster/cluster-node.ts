@@ -51,6 +51,8 @@ export class ClusterNode {
   /** Renewals in flight: a lease is given back only once its renewal has landed (else the revision-checked delete misses). */
   readonly #renewing = new Map<Lease, Promise<void>>();
   #lastMembers: string[] = [];
+  /** The partitions rendezvous hashing gives this instance among #lastMembers (64 x members SHA-256s, recomputed only when the members change). */
+  #wanted: { members: string; partitions: ReadonlySet<number> } | undefined;
 
   private constructor(nc: NatsConnection, ctl: NatsConnection, deps: PartitionDeps, leases: LeaseTable, members: Membership, log: Logger) {
     this.#nc = nc;
@@ -136,6 +138,12 @@ export class ClusterNode {
     return this.#lastMembers;
   }
 
+  /** The shared engine's ONNX Runtime calls (batches) and samples stepped, over every partition this instance has run. */
+  get engineBatches(): { batches: number; results: number } {
+    const c = this.#deps.engine.counters;
+    return { batches: c.batches, results: c.results };
+  }
+
   /** Devices with state over all owned partitions (the shared engine's). */
   get devices(): number {
     return this.#deps.engine.devices;
@@ -200,7 +208,9 @@ export class ClusterNode {
     this.#log.debug({ members: seen }, 'rebalance');
     const members = seen.includes(this.opts.instance) ? seen : [...seen, this.opts.instance].sort();
     this.#lastMembers = members;
-    const wanted = new Set(partitionsOf(this.opts.instance, members, this.opts.partitions));
+    const key = members.join('\n');
+    if (this.#wanted?.members !== key) this.#wanted = { members: key, partitions: new Set(partitionsOf(this.opts.instance, members, this.opts.partitions)) };
+    const wanted = this.#wanted.partitions;
     // Handovers first (another instance waits for them), then restarts and takes; a slow start never holds the next tick up.
     for (const [p, w] of this.#workers) {
       if (this.#busy.has(p)) continue;

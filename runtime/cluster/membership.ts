@@ -4,7 +4,10 @@ import { ttlBucket } from './leases';
 /**
  * The live instances of a group: each writes its name into a KV bucket every
  * tick; the bucket's max age removes an instance that stopped (crash, freeze,
- * network cut) after the time to live. Leaving gracefully deletes the entry.
+ * network cut) after the time to live. Leaving gracefully purges the entry
+ * from the bucket's stream (no delete marker is left), so every subject the
+ * stream holds is a live member: the list is one request, with no read of
+ * each member's entry (a rebalance tick made 1 + members requests).
  */
 export class Membership {
   readonly #kv: KV;
@@ -27,21 +30,20 @@ export class Membership {
     await this.#kv.put(this.#me, String(Date.now()));
   }
 
-  /** Names of the live members, sorted (this one included once it has sent a heartbeat). */
+  /**
+   * Names of the live members, sorted (this one included once it has sent a heartbeat): the bucket stream's subject
+   * list in one request (KV keys() is an ordered consumer that can end early while keys are being written). Entries
+   * are only ever written by heartbeats and removed by age or a leave's purge; a delete marker (an instance of an
+   * earlier version leaving) counts as a member until it ages out, as a crashed one does.
+   */
   async members(): Promise<string[]> {
-    // The bucket stream's subject list in one request (KV keys() is an ordered consumer that can end early while keys are being written).
     const prefix = `$KV.${this.#bucket}.`;
     const si = await this.#jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `${prefix}>` });
-    const out: string[] = [];
-    await Promise.all(Object.keys(si.state.subjects ?? {}).map(async (subject) => {
-      const name = subject.slice(prefix.length);
-      const e = await this.#kv.get(name);
-      if (e !== null && e.operation === 'PUT') out.push(name);
-    }));
-    return out.sort();
+    return Object.keys(si.state.subjects ?? {}).map((subject) => subject.slice(prefix.length)).sort();
   }
 
+  /** Leaves the group at once: the entry is purged from the stream, so members() stops listing it on the next tick. */
   async leave(): Promise<void> {
-    await this.#kv.delete(this.#me);
+    await this.#jsm.streams.purge(`KV_${this.#bucket}`, { filter: `$KV.${this.#bucket}.${this.#me}` });
   }
 }

@@ -24,6 +24,8 @@ t.test('run --cluster: the command shell gives its help, options and exit codes'
   t.match(help.out, /^Usage: edgelstm run --cluster nats:\/\/host:4222/);
   for (const name of Object.keys(CLUSTER_SPECS)) t.match(help.out, new RegExp(`--${name}\\b`), `--${name} in the help`);
   t.match(help.out, /--snapshot-interval-ms <number>\s+\.\.\. or this long after its last snapshot \(default: 30000\)/);
+  // An instance gets 1/N of the readings: its engine waits longer for batch-mates than the single instance's 2 ms.
+  t.match(help.out, /--max-delay-ms <number>\s+longest a reading waits for batch-mates [^\n]*\(default: 20\)/);
 
   const single = await cli(['--help']);
   t.equal(single.code, 0);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Test } from 'tap';
@@ -8,6 +9,8 @@ import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import { defaultModelPath } from '../../runtime/model/default-model';
 import { resultJson } from '../../runtime/engine/result-json';
+
+import { startNatsCluster, stopNode } from '../../bench/nats-server';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'runtime', 'cli', 'main.js');
 
@@ -172,6 +175,19 @@ export async function referenceResults(devices: number, steps: number): Promise<
   await engine.close();
   await model.release();
   return out;
+}
+
+/** One nats-server (JetStream, the partition mapping) on free ports in a temporary folder, and a client of it; both gone at the test's end. */
+export async function oneNatsNode(t: Test, partitions: number): Promise<NatsConnection> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgelstm-nats-'));
+  const [node] = await startNatsCluster({ nodes: 1, partitions, dir });
+  const nc = await connect({ servers: `nats://127.0.0.1:${node!.port}` });
+  t.teardown(async () => {
+    await nc.close();
+    await stopNode(node!, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return nc;
 }
 
 export async function natsClient(servers: string[]): Promise<NatsConnection> {

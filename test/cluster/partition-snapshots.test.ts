@@ -1,23 +1,12 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from 'nats';
-import { startNatsCluster, stopNode } from '../../bench/nats-server';
+import { oneNatsNode } from './cluster-harness';
 import { PartitionSnapshots } from '../../runtime/cluster/partition-snapshots';
 
 // A real nats-server on free ports; chunks made small so that a snapshot takes several.
 t.setTimeout(120_000);
 
 t.test('snapshots in KV: inline when they fit, in chunks otherwise (alternating sets), checked on read', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgelstm-snapshots-'));
-  const [node] = await startNatsCluster({ nodes: 1, partitions: 4, dir });
-  const nc = await connect({ servers: `nats://127.0.0.1:${node!.port}` });
-  t.teardown(async () => {
-    await nc.close();
-    await stopNode(node!, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const nc = await oneNatsNode(t, 4);
   const js = nc.jetstream();
   // chunks of 4096 bytes
   const snaps = await PartitionSnapshots.open(js, 'g_snapshots', 1, 16 * 1024 + 4096);
