@@ -116,6 +116,7 @@ export async function buildGeneric(outDir: string, quick: boolean): Promise<void
     trainSeconds: result.durationMs / 1000,
     bestValMse: best?.valMse ?? NaN,
     loss: lossWords,
+    residual: opts.residual === true,
     heldOut: summary,
     byFamily,
     latency,

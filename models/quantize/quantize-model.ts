@@ -110,10 +110,11 @@ function refuseStaticUnsupported(weights: LstmWeights, file: string): void {
       found.push({ field: `${where} activations`, found: `activations=[${a.activations.map(activationText).join(', ')}]` });
     }
   });
+  if (weights.residual) found.push({ field: 'residual head', found: `y adds input features [${weights.residual.join(', ')}]` });
   if (found.length === 0) return;
   throw new ModelError(
-    `--mode static does not implement ${found.map((f) => f.field).join(', ')} (its int8 graph computes the plain LSTM: sigmoid, tanh, tanh, no peepholes, no input_forget, no clip); quantize this model with the default --mode weight, which keeps them`,
-    { file, field: found[0]!.field, expected: 'an LSTM without peepholes, input_forget, clip or non-default activations for --mode static', found: found.map((f) => f.found).join('; ') },
+    `--mode static does not implement ${found.map((f) => f.field).join(', ')} (its int8 graph computes the plain LSTM: sigmoid, tanh, tanh, no peepholes, no input_forget, no clip, a plain linear head); quantize this model with the default --mode weight, which keeps them`,
+    { file, field: found[0]!.field, expected: 'an LSTM without peepholes, input_forget, clip, non-default activations or a residual head for --mode static', found: found.map((f) => f.found).join('; ') },
   );
 }
 

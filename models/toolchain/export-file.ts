@@ -24,6 +24,8 @@ export interface WeightsJson {
   layers: { W: number[]; R: number[]; Wb: number[]; Rb: number[]; P?: number[]; attributes?: CellAttributes }[];
   head: { W: number[]; b: number[] };
   logvarHead?: { W: number[]; b: number[] };
+  /** A residual head: y[o] = head(h)[o] + x[residual[o]] (the input feature each target adds). */
+  residual?: number[];
 }
 
 /**
@@ -58,5 +60,6 @@ function weightsJson(w: LstmWeights, metadata: ModelMetadata): WeightsJson {
     layers: w.layers.map((l) => ({ W: a(l.W), R: a(l.R), Wb: a(l.Wb), Rb: a(l.Rb), ...(l.P ? { P: a(l.P) } : {}), ...(l.attributes ? { attributes: l.attributes } : {}) })),
     head: { W: a(w.head.W), b: a(w.head.b) },
     ...(w.logvarHead ? { logvarHead: { W: a(w.logvarHead.W), b: a(w.logvarHead.b) } } : {}),
+    ...(w.residual ? { residual: [...w.residual] } : {}),
   };
 }

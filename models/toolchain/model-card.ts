@@ -22,6 +22,8 @@ export interface CardFacts {
   bestValMse: number;
   /** The training loss in words, e.g. "squared error". */
   loss: string;
+  /** A residual head: the forecast is the current normalized reading plus the head's output. Default false. */
+  residual?: boolean;
   heldOut: ForecastSummary;
   byFamily: { family: string; series: number; medianRmseRatio: number; shareBetter: number }[];
   latency: { batch: number; usPerCall: number; usPerDevice: number }[];
@@ -55,7 +57,7 @@ engine scores each reading against that forecast. This card is written by
 | file | \`${c.fileName}\` (fp32), ${c.bytes} bytes |
 | SHA-256 | \`${c.sha256}\` |
 | features / targets | \`value\` / \`value\` |
-| architecture | LSTM, ${c.layers} layer, H=${c.hidden}, linear head; ${c.params} parameters; ONNX opset 17, standard \`LSTM\` op |
+| architecture | LSTM, ${c.layers} layer, H=${c.hidden}, ${c.residual ? 'residual linear head (y = the current normalized reading + W h + b: a `Gather` of x and an `Add` in the graph)' : 'linear head'}; ${c.params} parameters; ONNX opset 17, standard \`LSTM\` op |
 | normalization | \`${c.normalization}\` (the engine's online statistics per device) |
 | quantization | none (the int8 variant${c.int8 ? `, \`${c.int8.fileName}\`,` : ''} is made from this file by \`edgelstm quantize\`) |
 

@@ -17,6 +17,8 @@ export interface PreparedSeries {
   readonly x: Float64Array;
   /** [rows][T] the next reading of each target, normalized with the statistics of the current step. */
   readonly y: Float64Array;
+  /** The feature each target is (its column in x); absent: target j is feature j. */
+  readonly targetIndex?: readonly number[];
 }
 
 /** Global normalization: mean and (population) standard deviation of every feature over all series. */
@@ -66,5 +68,5 @@ export function prepareSeries(raw: RawSeries, norm: Normalization, targetIndex: 
       y[t * T + j] = z > CLIP ? CLIP : z < -CLIP ? -CLIP : z;
     }
   }
-  return { name: raw.name, rows, x, y };
+  return { name: raw.name, rows, x, y, targetIndex: [...targetIndex] };
 }

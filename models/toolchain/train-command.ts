@@ -32,6 +32,7 @@ export const TRAIN_SPECS = {
   'windows-per-epoch': { type: 'number', integer: true, min: 0, default: D.windowsPerEpoch, description: 'windows drawn per epoch (0: all)' },
   seed: { type: 'number', integer: true, min: 0, max: 4294967295, default: D.seed, description: 'random seed (same seed, data and options: same model)' },
   logvar: { type: 'boolean', default: false, description: 'also predict the variance (y_logvar), trained with Gaussian NLL' },
+  residual: { type: 'boolean', default: false, description: 'predict each target as its current value plus a learned change (the skip is part of the graph)' },
   'huber-delta': { type: 'number', min: 0, max: 1e6, default: 0, description: 'without --logvar: train with the Huber loss of this delta (normalized units; 0: squared error)' },
   normalization: { type: 'string', choices: ['per-device', 'global'], default: 'per-device', description: 'online statistics per device, or fixed ones from the training data' },
   'norm-window': { type: 'number', integer: true, min: 2, default: 1000, description: 'per-device normalization: samples in the running statistics' },
@@ -83,6 +84,7 @@ export function trainOptionsFrom(o: TrainCommandOptions): TrainOptions {
     logvar: o.logvar,
     huberDelta: o['huber-delta'],
     windowsPerEpoch: o['windows-per-epoch'],
+    residual: o.residual,
   };
   if (o.stride !== undefined) t.stride = o.stride;
   return t;

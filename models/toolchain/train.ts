@@ -38,6 +38,11 @@ export interface TrainOptions {
   huberDelta?: number;
   /** Windows drawn per epoch (0: all). Keeps epochs short on large data. */
   windowsPerEpoch: number;
+  /**
+   * A residual head: the prediction is the current normalized input of each target plus the head's
+   * output (the head learns the change), added inside the exported graph. Default false.
+   */
+  residual?: boolean;
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
@@ -101,7 +106,8 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
     throw new EdgeLstmError('E_CSV', `too few rows for one training window of ${opts.window} steps`, { field: 'window', expected: `a series with more than ${opts.window} rows`, found: series.map((s) => `${s.name}: ${s.rows + 1} rows`).join(', ') });
   }
   const cell = opts.cell ?? 'lstm';
-  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar, cell, huberDelta: opts.logvar ? 0 : (opts.huberDelta ?? 0) });
+  const residual = opts.residual === true ? residualIndex(series, features, targets) : undefined;
+  const layout = new ParamLayout({ inputSize: features, hiddenSize: opts.hidden, layers: opts.layers, outputs: targets, logvar: opts.logvar, cell, huberDelta: opts.logvar ? 0 : (opts.huberDelta ?? 0), ...(residual ? { residual } : {}) });
   const params = layout.init(opts.seed);
   const best = Float64Array.from(params);
   const grad = new Float64Array(layout.size);
@@ -172,6 +178,14 @@ export function trainLstm(series: readonly PreparedSeries[], features: number, t
     split,
     loss: opts.logvar ? 'gaussian-nll' : (opts.huberDelta ?? 0) > 0 ? 'huber' : 'mse',
   };
+}
+
+/** The input feature each target is, for a residual head: the same in every series. */
+function residualIndex(series: readonly PreparedSeries[], features: number, targets: number): number[] {
+  const index = [...(series[0]?.targetIndex ?? Array.from({ length: targets }, (_, j) => j))];
+  const bad = index.length !== targets || index.some((f) => !Number.isInteger(f) || f < 0 || f >= features) || series.some((s) => s.targetIndex !== undefined && String(s.targetIndex) !== String(index));
+  if (bad) throw new EdgeLstmError('E_CONFIG', 'a residual head needs every target to be one of the input features, the same in every series', { field: 'residual', expected: `${targets} feature indices below ${features}`, found: series.map((s) => `${s.name}: ${String(s.targetIndex ?? 'none')}`).join(', ') });
+  return index;
 }
 
 /** Mean loss and mean squared error per predicted value over a set of windows. */

@@ -23,9 +23,11 @@ export function referenceForward(w: LstmWeights, x: Float32Array, h0: Float32Arr
   const cells = w.layers.map((lw) => (gru ? gruLayer(lw, H) : lstmLayer(lw, H)));
   for (let t = 0; t < seq; t++) {
     for (let b = 0; b < batch; b++) {
-      let layerIn: Float32Array = x.slice((t * batch + b) * w.inputSize, (t * batch + b + 1) * w.inputSize);
+      const input = x.subarray((t * batch + b) * w.inputSize, (t * batch + b + 1) * w.inputSize);
+      let layerIn: Float32Array = input.slice();
       for (let l = 0; l < L; l++) layerIn = cells[l]!(layerIn, hn, cn, (l * batch + b) * H);
       linear(w.head, layerIn, y, (t * batch + b) * T);
+      if (w.residual) for (let o = 0; o < T; o++) y[(t * batch + b) * T + o] += input[w.residual[o]!]!;
       if (ylogvar && w.logvarHead) linear(w.logvarHead, layerIn, ylogvar, (t * batch + b) * T);
     }
   }

@@ -39,6 +39,11 @@ export interface LstmWeights {
   readonly head: LinearWeights;
   /** Optional log-variance head, same shape as `head`. */
   readonly logvarHead?: LinearWeights;
+  /**
+   * A residual head: output o adds the step's input feature `residual[o]` to the head's value,
+   * so the head predicts the change from the current (normalized) reading. Absent: y = head(h).
+   */
+  readonly residual?: readonly number[];
 }
 
 export function outputSize(w: LstmWeights): number {

@@ -86,7 +86,7 @@ export class GruWindowGradient implements WindowNet {
           hs[outOff + j] = (1 - z) * n + z * hs[prevOff + j]!;
         }
       }
-      loss += headForward(lay, p, hs, ((t + 1) * L + L - 1) * H, y, yOff + t * lay.shape.outputs, this.#yHat, this.#logvar, t);
+      loss += headForward(lay, p, hs, ((t + 1) * L + L - 1) * H, x, xOff + t * F, y, yOff + t * lay.shape.outputs, this.#yHat, this.#logvar, t);
     }
     return loss;
   }

@@ -63,7 +63,8 @@ export class Learner {
       throw new EdgeLstmError('E_CONFIG', `option learn: cannot fine-tune model ${base.id}: ${(e as Error).message}`, { field: 'learn', file: base.file });
     }
     const { F, T } = base.dims;
-    this.#shape = { inputSize: F, hiddenSize: w.hiddenSize, layers: w.layers.length, outputs: T, logvar: w.logvarHead !== undefined };
+    // A residual head travels in the shape: fine-tuning trains it as such and the graph keeps its skip.
+    this.#shape = { inputSize: F, hiddenSize: w.hiddenSize, layers: w.layers.length, outputs: T, logvar: w.logvarHead !== undefined, ...(w.residual ? { residual: [...w.residual] } : {}) };
     this.#params = new ParamLayout(this.#shape).fromWeights(w);
     this.#base = base;
     this.options = options;

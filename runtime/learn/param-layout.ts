@@ -21,6 +21,8 @@ export interface NetShape {
   readonly huberDelta?: number;
   /** Default 'lstm'. A GRU is trained with linear_before_reset = 1, as PyTorch's nn.GRU computes. */
   readonly cell?: CellKind;
+  /** A residual head (LstmWeights.residual): output o adds input feature residual[o]; absent: none. */
+  readonly residual?: readonly number[];
 }
 
 interface LayerOffsets {
@@ -106,6 +108,9 @@ export class ParamLayout {
     if (w.inputSize !== inputSize || w.hiddenSize !== H || w.layers.length !== this.layers.length || w.head.b.length !== T || (w.logvarHead !== undefined) !== this.shape.logvar) {
       throw new RangeError(`weights of F=${w.inputSize} H=${w.hiddenSize} L=${w.layers.length} T=${w.head.b.length} do not fit a layout of F=${inputSize} H=${H} L=${this.layers.length} T=${T}`);
     }
+    if (String(w.residual ?? 'none') !== String(this.shape.residual ?? 'none')) {
+      throw new RangeError(`weights with residual head ${String(w.residual ?? 'none')} do not fit a layout with residual head ${String(this.shape.residual ?? 'none')}`);
+    }
     const p = new Float64Array(this.size);
     this.layers.forEach((l, i) => {
       const lw = w.layers[i]!;
@@ -137,7 +142,8 @@ export class ParamLayout {
       ...(gru ? { attributes: { linearBeforeReset: true } } : {}),
     }));
     const head = { W: slice(this.headW, T * H), b: slice(this.headB, T) };
-    const w: LstmWeights = gru ? { cell: 'gru', inputSize, hiddenSize: H, layers, head } : { inputSize, hiddenSize: H, layers, head };
+    const base: LstmWeights = gru ? { cell: 'gru', inputSize, hiddenSize: H, layers, head } : { inputSize, hiddenSize: H, layers, head };
+    const w: LstmWeights = this.shape.residual ? { ...base, residual: [...this.shape.residual] } : base;
     return this.shape.logvar ? { ...w, logvarHead: { W: slice(this.logvarW, T * H), b: slice(this.logvarB, T) } } : w;
   }
 }

@@ -35,13 +35,17 @@ export function squaredErrorOf(yHat: Float64Array, y: Float64Array, yOff: number
   return s;
 }
 
-/** The heads at step t: predictions (and log-variances) from the top layer's h at hOff; returns the step's loss. */
-export function headForward(lay: ParamLayout, p: Float64Array, hs: Float64Array, hOff: number, y: Float64Array, yRow: number, yHat: Float64Array, logvar: Float64Array, t: number): number {
-  const { hiddenSize: H, outputs: T, logvar: withLogvar } = lay.shape;
+/**
+ * The heads at step t: predictions (and log-variances) from the top layer's h at hOff; returns the step's loss.
+ * A residual head adds the step's input features (the row of x at xRow) to the predictions: a constant
+ * that backward needs no term for, as the loss's gradient is taken at the prediction it makes.
+ */
+export function headForward(lay: ParamLayout, p: Float64Array, hs: Float64Array, hOff: number, x: Float64Array, xRow: number, y: Float64Array, yRow: number, yHat: Float64Array, logvar: Float64Array, t: number): number {
+  const { hiddenSize: H, outputs: T, logvar: withLogvar, residual } = lay.shape;
   const delta = lay.shape.huberDelta ?? 0;
   let loss = 0;
   for (let o = 0; o < T; o++) {
-    let s = p[lay.headB + o]!;
+    let s = p[lay.headB + o]! + (residual ? x[xRow + residual[o]!]! : 0);
     const wr = lay.headW + o * H;
     for (let k = 0; k < H; k++) s += p[wr + k]! * hs[hOff + k]!;
     yHat[t * T + o] = s;
@@ -192,7 +196,7 @@ export class WindowGradient implements WindowNet {
           hs[outOff + j] = gates[gOff + H + j]! * tc;
         }
       }
-      loss += headForward(lay, p, hs, ((t + 1) * L + L - 1) * H, y, yOff + t * T, this.#yHat, this.#logvar, t);
+      loss += headForward(lay, p, hs, ((t + 1) * L + L - 1) * H, x, xOff + t * F, y, yOff + t * T, this.#yHat, this.#logvar, t);
     }
     return loss;
   }

@@ -73,9 +73,30 @@ export function extractLstmWeights(model: OnnxModel, io: TensorNames, file: stri
     layers.push(layer);
   });
 
-  const head = readHead(io.y, producer, constant, hiddenSize, file);
-  const w: LstmWeights = gru ? { cell: 'gru', inputSize, hiddenSize, layers, head } : { inputSize, hiddenSize, layers, head };
+  const skip = readResidual(io.y, io.x, producer, inits);
+  const head = readHead(skip?.head ?? io.y, producer, constant, hiddenSize, file);
+  const base: LstmWeights = gru ? { cell: 'gru', inputSize, hiddenSize, layers, head } : { inputSize, hiddenSize, layers, head };
+  const w: LstmWeights = skip ? { ...base, residual: skip.residual } : base;
   return io.ylogvar !== undefined ? { ...w, logvarHead: readHead(io.ylogvar, producer, constant, hiddenSize, file) } : w;
+}
+
+/**
+ * A residual head as buildLstmModel writes it: y = Add(head, Gather(x, indices, axis 2)).
+ * Returns the head's own output and the gathered features, or undefined for a plain head.
+ */
+function readResidual(y: string, x: string, producer: Map<string, OnnxNode>, inits: Map<string, OnnxTensor>): { head: string; residual: number[] } | undefined {
+  const add = producer.get(y);
+  if (add?.opType !== 'Add' || add.inputs.length !== 2) return undefined;
+  for (let k = 0; k < 2; k++) {
+    const g = producer.get(add.inputs[k]!);
+    const axis = g?.attributes.find((a) => a.name === 'axis')?.i;
+    const index = g?.opType === 'Gather' && g.inputs[0] === x && (axis === 2 || axis === -1) ? inits.get(g.inputs[1]!) : undefined;
+    if (index?.dataType === OnnxDataType.Int64) {
+      const raw = new Uint8Array(index.raw);
+      return { head: add.inputs[1 - k]!, residual: Array.from(new BigInt64Array(raw.buffer, 0, raw.length / 8), Number) };
+    }
+  }
+  return undefined;
 }
 
 type ConstantReader = (name: string, what: string) => { data: Float32Array; dims: number[] };

@@ -29,7 +29,8 @@ export interface BuildOptions {
  * optional log-variance head), the same structure torch.onnx.export makes of
  * nn.LSTM/nn.GRU + nn.Linear: standard `LSTM`/`GRU` ops, opset 17, dynamic seq
  * and batch axes. Peepholes and cell attributes are written as the weights
- * carry them; a GRU has no c0/cn.
+ * carry them; a GRU has no c0/cn. A residual head (w.residual) adds the targets'
+ * current inputs to y with a Gather of x on the feature axis and an Add.
  */
 export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Array {
   const names = { ...DEFAULT_TENSOR_NAMES, ...opts.names };
@@ -98,7 +99,16 @@ export function buildLstmModel(w: LstmWeights, opts: BuildOptions = {}): Uint8Ar
     node('MatMul', [layerIn, Wn], [`${prefix}_mm`]);
     node('Add', [`${prefix}_mm`, `${prefix}_b`], [out]);
   };
-  head('head', w.head, names.y);
+  if (w.residual) {
+    if (w.residual.length !== T || w.residual.some((f) => !Number.isInteger(f) || f < 0 || f >= w.inputSize)) throw new RangeError(`residual head [${w.residual.join(', ')}]: expected ${T} feature indices below ${w.inputSize}`);
+    // y = head(h) + x[..., residual]: the targets' current inputs, gathered on the feature axis.
+    inits.push(int64Tensor('residual_index', [T], [...w.residual]));
+    head('head', w.head, 'head_y');
+    node('Gather', [names.x, 'residual_index'], ['residual_x'], [{ name: 'axis', type: 2, i: 2 }]);
+    node('Add', ['head_y', 'residual_x'], [names.y]);
+  } else {
+    head('head', w.head, names.y);
+  }
   if (w.logvarHead) head('logvar_head', w.logvarHead, names.ylogvar);
 
   const f32 = (name: string, shape: OnnxValueInfo['shape']): OnnxValueInfo => ({ name, elemType: OnnxDataType.Float, shape });

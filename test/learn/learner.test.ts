@@ -5,7 +5,11 @@ import t from 'tap';
 import { LEARN_DEFAULTS } from '../../runtime/learn/learn-options';
 import { Learner } from '../../runtime/learn/learner';
 import { loadModel } from '../../runtime/model/load-model';
-import { makeTestModel, tempDir } from '../helpers/models';
+import { makeTestModel, tempDir, testMetadata } from '../helpers/models';
+import { randomWeights } from '../../runtime/contract/weights';
+import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
+import { encodeMetadata } from '../../runtime/model/metadata';
+import { referenceForward } from '../../runtime/backend/reference-lstm';
 
 const opts = { ...LEARN_DEFAULTS, window: 4, windows: 8, minWindows: 2, steps: 2, batchSize: 2, holdoutEvery: 0, cpuShare: 1, nice: 0 };
 
@@ -65,4 +69,23 @@ t.test('the real worker: a model of the same architecture, named after the base,
   await m?.release();
   await l.close();
   await release();
+});
+
+t.test('a residual model fine-tunes as one: the learned model keeps the skip in its graph', async (t) => {
+  const weights = { ...randomWeights(1, 4, 1, 1, 2), residual: [0] };
+  const base = await loadModel(buildLstmModel(weights, { metadata: encodeMetadata(testMetadata({ hidden: 4 }, weights)) }));
+  const l = new Learner(base, opts);
+  for (let k = 0; k < 3; k++) l.collector.ring.push(k, Float64Array.from([0.1, 0.2, 0.3, 0.4]), Float64Array.from([0.2, 0.3, 0.4, 0.5]));
+  await l.round();
+  const m = l.takeReady();
+  t.ok(m, 'a fine-tuned model');
+  const w = m!.weights!();
+  t.same(w.residual, [0], 'the skip is read back from the learned graph');
+  const x = Float32Array.from([0.5, -1, 2, 0.25]);
+  const out = await m!.backend.run(x, new Float32Array(4), new Float32Array(4), 4, 1);
+  const ref = referenceForward(w, x, new Float32Array(4), new Float32Array(4), 4, 1);
+  t.ok(Math.max(...Array.from(out.y, (v, i) => Math.abs(v - ref.y[i]!))) < 1e-5, 'the learned graph computes x + head(h)');
+  await m!.release();
+  await l.close();
+  await base.release();
 });

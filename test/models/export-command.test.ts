@@ -1,10 +1,14 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type Model } from '../../runtime/model/load-model';
 import { main as exportMain } from '../../models/toolchain/export-command';
 import type { WeightsJson } from '../../models/toolchain/export-file';
 import { captureOutput } from '../helpers/capture';
+import { randomWeights } from '../../runtime/contract/weights';
+import { buildLstmModel } from '../../runtime/onnx/lstm-graph';
+import { encodeMetadata } from '../../runtime/model/metadata';
+import { testMetadata } from '../helpers/models';
 
 const root = join(__dirname, '..', '..');
 const pytorch = join(root, 'test', 'fixtures', 'pytorch', 'lstm2.onnx');
@@ -66,6 +70,24 @@ t.test('export to JSON gives the weights with their shapes and the metadata', as
   t.equal(j.layers[0]!.W.length, 4 * j.hiddenSize * j.inputSize);
   t.equal(j.layers[1]!.R.length, 4 * j.hiddenSize * j.hiddenSize);
   t.equal(j.head.b.length, j.metadata.targets.length);
+});
+
+t.test('export of a residual model keeps the skip, in ONNX and in JSON', async (t) => {
+  const dir = t.testdir();
+  const src = join(dir, 'residual.onnx');
+  const weights = { ...randomWeights(2, 4, 1, 1, 3), residual: [1] };
+  writeFileSync(src, buildLstmModel(weights, { metadata: encodeMetadata(testMetadata({ hidden: 4, features: ['a', 'b'], targets: ['b'] }, weights)) }));
+  const out = join(dir, 'canonical.onnx');
+  t.equal(await quietly(() => exportMain([src, '--out', out])), 0);
+  const a = await loadModel(src);
+  const b = await loadModel(out);
+  t.same(b.weights!().residual, [1]);
+  t.ok(maxDiff(await outputs(a, 3), await outputs(b, 3)) < 1e-6, 'same outputs');
+  await a.release();
+  await b.release();
+  const json = join(dir, 'w.json');
+  t.equal(await quietly(() => exportMain([src, '--out', json])), 0);
+  t.same((JSON.parse(readFileSync(json, 'utf8')) as WeightsJson).residual, [1]);
 });
 
 t.test('bad arguments are named; nothing is written', async (t) => {

@@ -6,6 +6,7 @@ import { exportModel, trainingSummary } from '../../models/toolchain/export-mode
 import { prepareSeries, type RawSeries } from '../../models/toolchain/series-data';
 import { TRAIN_DEFAULTS, trainLstm } from '../../models/toolchain/train';
 import { WindowGradient } from '../../runtime/learn/window-gradient';
+import { GruWindowGradient } from '../../runtime/learn/gru-window-gradient';
 
 function twoFeatureSeries(n: number): RawSeries {
   const a = new Float64Array(n);
@@ -79,4 +80,42 @@ for (const logvar of [false, true]) {
     t.type(tr['durationSeconds'], 'number');
     await model.release();
   });
+}
+
+for (const cell of ['lstm', 'gru'] as const) {
+  for (const logvar of [false, true]) {
+    t.test(`a residual head (${cell}, ${logvar ? 'with' : 'without'} y_logvar): ONNX Runtime, the reference and the trainer agree, and the skip reads back`, async (t) => {
+      const norm = { mode: 'per-device' as const, window: 100, minStd: 1e-3 };
+      // The target is the second feature, so the graph's Gather must pick feature 1, not 0.
+      const series = prepareSeries(twoFeatureSeries(400), norm, [1]);
+      const opts = { ...TRAIN_DEFAULTS, cell, hidden: 6, layers: 2, window: 16, epochs: 2, seed: 4, logvar, residual: true };
+      const result = trainLstm([series], 2, 1, opts);
+      t.same(result.weights.residual, [1]);
+      const bytes = exportModel(result.weights, { name: 'residual', version: '0.1.0', features: ['a', 'b'], targets: ['b'], normalization: norm, training: trainingSummary(result, { files: ['two.csv'] }, { residual: true }) });
+      const seq = 40;
+      const x = Float32Array.from(series.x.subarray(0, seq * 2));
+      const zeros = new Float32Array(2 * 6);
+      const session = await ort.InferenceSession.create(bytes);
+      const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', x, [seq, 1, 2]), h0: new ort.Tensor('float32', zeros, [2, 1, 6]) };
+      if (cell === 'lstm') feeds['c0'] = new ort.Tensor('float32', zeros, [2, 1, 6]);
+      const out = await session.run(feeds);
+      await session.release();
+      const y = out['y']!.data as Float32Array;
+      const ref = referenceForward(result.weights, x, zeros, zeros, seq, 1);
+      t.ok(maxDiff(y, ref.y) < 1e-5, `y vs reference: ${maxDiff(y, ref.y).toExponential(2)}`);
+      if (logvar) t.ok(maxDiff(out['y_logvar']!.data as Float32Array, ref.ylogvar!) < 1e-5, 'y_logvar vs reference');
+      // The trainer's own forward pass: its squared error against ONNX Runtime's y is ~0.
+      const net = cell === 'gru' ? new GruWindowGradient(result.layout, seq) : new WindowGradient(result.layout, seq);
+      const targets = Float64Array.from(y);
+      net.forward(result.params, Float64Array.from(x), 0, targets, 0, seq);
+      t.ok(Math.sqrt(net.squaredError(targets, 0, seq) / seq) < 1e-5, `trainer forward vs ONNX Runtime: rms ${Math.sqrt(net.squaredError(targets, 0, seq) / seq).toExponential(2)}`);
+      // Without the skip the head alone is far from y: the Add is really in the graph.
+      const { residual: _skip, ...plain } = result.weights;
+      t.ok(maxDiff(y, referenceForward(plain, x, zeros, zeros, seq, 1).y) > 0.1, 'the skip changes y');
+      const model = await loadModel(bytes, { name: 'residual.onnx', sidecar: false });
+      t.same(model.weights!().residual, [1], 'read back: y adds feature 1');
+      t.same(((model.metadata.training as Record<string, unknown>)['options'] as Record<string, unknown>)['residual'], true);
+      await model.release();
+    });
+  }
 }

@@ -53,3 +53,31 @@ t.test('a trained H=32 model: int8-weight and int8-static forecast RMSE on held-
   t.comment(`trained H=32: held-out RMSE int8-static ${s.toFixed(5)} (ratio ${(s / a).toFixed(5)})`);
   t.ok(Math.abs(s / a - 1) < 0.01, `int8-static RMSE within 1%: ${((s / a - 1) * 100).toFixed(3)}%`);
 });
+
+t.test('a residual model quantizes: int8-weight and int8-dynamic keep the skip and stay close to fp32; int8-static refuses it by name', async (t) => {
+  const train = [sensor(800, 1)];
+  const norm = globalNormalization(train, 1);
+  const opts = { ...TRAIN_DEFAULTS, hidden: 16, layers: 1, window: 32, epochs: 3, seed: 5, windowsPerEpoch: 100, residual: true };
+  const result = trainLstm(train.map((s) => prepareSeries(s, norm, [0])), 1, 1, opts);
+  const fp32 = exportModel(result.weights, { name: 'residual', version: '0.1.0', features: ['v'], targets: ['v'], normalization: norm, training: trainingSummary(result, {}, { residual: true }) });
+  if (norm.mode !== 'global') throw new Error('expected global normalization');
+  const x = Float32Array.from(sensor(300, 7).columns[0]!, (v) => (v - norm.mean[0]!) / norm.std[0]!);
+  const run = async (bytes: Uint8Array): Promise<{ y: Float32Array; residual: readonly number[] | undefined }> => {
+    const m = await loadModel(bytes);
+    const { H, L } = m.dims;
+    const out = await m.backend.run(x, new Float32Array(L * H), new Float32Array(L * H), x.length, 1);
+    const residual = m.weights?.().residual;
+    await m.release();
+    return { y: Float32Array.from(out.y), residual };
+  };
+  const ref = await run(fp32);
+  t.same(ref.residual, [0]);
+  for (const mode of ['weight', 'dynamic'] as const) {
+    const q = await run(quantizeModel(fp32, { mode }));
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(q.y[i]! - ref.y[i]!));
+    t.same(q.residual, [0], `int8-${mode}: the skip reads back`);
+    t.ok(worst < 0.05, `int8-${mode}: max |y - y fp32| ${worst.toExponential(2)}`);
+  }
+  t.throws(() => quantizeModel(fp32, { mode: 'static' }), { message: /--mode static does not implement residual head/ });
+});

@@ -42,6 +42,18 @@ t.test('trains on two files and writes a loadable model and its loss chart', asy
   t.same(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
 });
 
+t.test('--residual: the target (here the second feature) is predicted as its current input plus the head, and the file says so', async (t) => {
+  const dir = t.testdir();
+  const a = writeCsv(dir, 'a.csv', 200);
+  const out = join(dir, 'r.onnx');
+  const { code, err } = await run(['--input', a, '--features', 'load,temp', '--targets', 'temp', '--hidden', '4', '--window', '12', '--epochs', '1', '--residual', '--quiet', '--chart=false', '--out', out]);
+  t.equal(code, 0, err);
+  const model = await loadModel(out);
+  t.same(model.weights!().residual, [1], 'y adds feature 1 (temp)');
+  t.equal((model.metadata.training as { options: Record<string, unknown> }).options['residual'], true);
+  await model.release();
+});
+
 t.test('every option can come from a config file; the command line wins', async (t) => {
   const dir = t.testdir();
   const a = writeCsv(dir, 'a.csv', 200);
@@ -115,5 +127,5 @@ t.test('--help lists the options', async (t) => {
     process.stdout.write = write;
   }
   t.equal(code, 0);
-  for (const o of ['--input', '--features', '--targets', '--hidden', '--layers', '--window', '--epochs', '--seed', '--out', '--logvar', '--config']) t.match(text, o);
+  for (const o of ['--input', '--features', '--targets', '--hidden', '--layers', '--window', '--epochs', '--seed', '--out', '--logvar', '--residual', '--config']) t.match(text, o);
 });
