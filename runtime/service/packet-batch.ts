@@ -44,6 +44,75 @@ export class PacketBatch {
     this.count++;
   }
 
+  /** Where the PUBLISH being written (beginPublish) starts, and its payload. */
+  #pubStart = 0;
+  #payStart = 0;
+  /** The payload being written has a byte of U+0080 or above (its text is UTF-8, not Latin-1). */
+  #wide = false;
+
+  /**
+   * Starts a PUBLISH whose payload is written next, as bytes (ascii, utf8: a JsonSink), and closed by
+   * endPublish: no payload string. The remaining length is reserved as 2 bytes (a payload of 128 bytes to
+   * 16 KiB, a result's JSON) and moved once at the end for any other size.
+   */
+  beginPublish(topic: string, qos: 0 | 1, messageId: number): void {
+    const tl = Buffer.byteLength(topic);
+    const b = this.#room(3 + 2 + tl + 3);
+    let o = this.#len;
+    this.#pubStart = o;
+    b[o] = 0x30 | (qos << 1);
+    o += 3;
+    b[o++] = tl >> 8;
+    b[o++] = tl & 0xff;
+    o += tl === topic.length ? b.write(topic, o, tl, 'latin1') : b.write(topic, o, tl, 'utf8');
+    if (qos > 0) {
+      b[o++] = messageId >> 8;
+      b[o++] = messageId & 0xff;
+    }
+    if (this.#v5) b[o++] = 0; // no properties
+    this.#len = o;
+    this.#payStart = o;
+    this.#wide = false;
+  }
+
+  /** Payload text of ASCII characters only. */
+  ascii(s: string): void {
+    const n = s.length;
+    const b = this.#room(n);
+    let o = this.#len;
+    if (n > 32) o += b.write(s, o, n, 'latin1');
+    else for (let k = 0; k < n; k++) b[o++] = s.charCodeAt(k);
+    this.#len = o;
+  }
+
+  /** Payload text, any characters, as UTF-8. */
+  utf8(s: string): void {
+    const n = Buffer.byteLength(s);
+    const b = this.#room(n);
+    this.#len += b.write(s, this.#len, n, 'utf8');
+    if (n !== s.length) this.#wide = true;
+  }
+
+  /** Closes the PUBLISH beginPublish started: its remaining length written, the payload moved if that is not 2 bytes. */
+  endPublish(): void {
+    const start = this.#pubStart;
+    const rem = this.#len - (start + 3);
+    const size = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
+    if (size !== 2) {
+      const b = this.#room(2);
+      b.copyWithin(start + 1 + size, start + 3, this.#len);
+      this.#len += size - 2;
+      this.#payStart += size - 2;
+    }
+    writeVarint(this.#buf, start + 1, rem);
+    this.count++;
+  }
+
+  /** The payload of the PUBLISH endPublish just closed, as text (the copy mqtt.js's outgoing store keeps for a resend). */
+  lastPayload(): string {
+    return this.#buf.toString(this.#wide ? 'utf8' : 'latin1', this.#payStart, this.#len);
+  }
+
   /** Appends a PUBACK (success; in MQTT 5 the reason code 0 may be left out). */
   puback(messageId: number): void {
     const b = this.#room(4);
