@@ -111,6 +111,31 @@ t.test('topic templates: fillDevice is fill with the device added, unsafe charac
   t.equal(compileTopicTemplate('edgelstm/{device}/result').fillDevice({}, 'a/b+#'), 'edgelstm/a_b__/result');
 });
 
+t.test('topic templates: fillDevice, kept per device, answers each device with its own topic, past the bound of what it keeps', async (t) => {
+  const c = compileTopicTemplate('edgelstm/{device}/result', 'output');
+  let wrong = 0;
+  let first = '';
+  // Twice over 70,000 devices (more than are kept): every topic is the one of its device, whether kept or built again.
+  for (let round = 0; round < 2; round++) {
+    for (let d = 0; d < 70_000; d++) {
+      const device = d % 7 === 0 ? `dév/${d}+#` : `dev-${d}`;
+      const want = `edgelstm/${device.replace(/[/+#]/g, '_')}/result`;
+      const got = c.fillDevice({}, device);
+      if (got !== want) {
+        wrong++;
+        first ||= `${device}: ${got}`;
+      }
+    }
+  }
+  t.equal(wrong, 0, first || 'every topic its device\'s');
+  // Two templates keep apart what they built.
+  const a = compileTopicTemplate('a/{device}', 'output');
+  const b = compileTopicTemplate('b/{device}/x', 'output');
+  t.equal(a.fillDevice({}, 'p'), 'a/p');
+  t.equal(b.fillDevice({}, 'p'), 'b/p/x');
+  t.equal(a.fillDevice({}, 'p'), 'a/p');
+});
+
 t.test('metrics: per-message counters and gauges are exact when read', async (t) => {
   const m = new ServiceMetrics();
   for (let i = 0; i < 1000; i++) m.messagesIn.inc();
