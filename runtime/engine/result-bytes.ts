@@ -1,95 +1,116 @@
 import type { BatchResults } from './batch-results';
-import type { Episode } from './sample';
 import { PLAIN, num } from './result-json';
 
-/** Where a result's JSON text goes as bytes (PacketBatch: straight into the packet being encoded). */
-export interface JsonSink {
-  /** Text of ASCII characters only (U+0000-007F), one byte each. */
-  ascii(s: string): void;
-  /** Any text, as UTF-8. */
-  utf8(s: string): void;
+/** Where a result's JSON goes as bytes (PacketBatch: straight into the packet being encoded). */
+export interface JsonBytes {
+  /** The buffer with at least `n` bytes free from `at`. */
+  room(n: number): Buffer;
+  /** Where the next byte goes. */
+  readonly at: number;
+  /** `n` bytes were written from `at`; `wide`: some were UTF-8 of characters above U+007F. */
+  wrote(n: number, wide: boolean): void;
 }
 
-/** A JSON string: printable ASCII without `"` and `\` as is, anything else as JSON.stringify writes it. */
-function str(out: JsonSink, s: string): void {
+/** Longest JSON text of a number (`-1.2345678901234567e-308`), with a separator. */
+const NUM = 26;
+
+/** ASCII text at o; the new offset. */
+function asc(b: Buffer, o: number, s: string): number {
+  for (let k = 0; k < s.length; k++) b[o++] = s.charCodeAt(k);
+  return o;
+}
+
+let wide = false;
+
+/** A JSON string at o: printable ASCII without `"` and `\` as is, anything else as JSON.stringify writes it. */
+function str(b: Buffer, o: number, s: string): number {
   if (PLAIN.test(s)) {
-    out.ascii('"');
-    out.ascii(s);
-    out.ascii('"');
-  } else out.utf8(JSON.stringify(s));
+    b[o++] = 0x22;
+    o = s.length > 32 ? o + b.write(s, o, 'latin1') : asc(b, o, s);
+    b[o++] = 0x22;
+    return o;
+  }
+  const j = JSON.stringify(s);
+  const n = b.write(j, o, 'utf8');
+  if (n !== j.length) wide = true;
+  return o + n;
 }
 
-/** `n` numbers of a column from `off`, as a JSON array. */
-function cols(out: JsonSink, a: Float64Array, off: number, n: number): void {
-  out.ascii('[');
+function nums(b: Buffer, o: number, a: ArrayLike<number>, off: number, n: number): number {
+  b[o++] = 0x5b; // [
   for (let k = 0; k < n; k++) {
-    if (k > 0) out.ascii(',');
-    out.ascii(num(a[off + k]!));
+    if (k > 0) b[o++] = 0x2c; // ,
+    o = asc(b, o, num(a[off + k]!));
   }
-  out.ascii(']');
+  b[o++] = 0x5d; // ]
+  return o;
 }
 
-function values(out: JsonSink, xs: ArrayLike<number>): void {
-  out.ascii('[');
+function names(b: Buffer, o: number, xs: readonly string[]): number {
+  b[o++] = 0x5b;
   for (let k = 0; k < xs.length; k++) {
-    if (k > 0) out.ascii(',');
-    out.ascii(num(xs[k]!));
+    if (k > 0) b[o++] = 0x2c;
+    o = str(b, o, xs[k]!);
   }
-  out.ascii(']');
+  b[o++] = 0x5d;
+  return o;
 }
 
-function names(out: JsonSink, xs: readonly string[]): void {
-  out.ascii('[');
-  for (let k = 0; k < xs.length; k++) {
-    if (k > 0) out.ascii(',');
-    str(out, xs[k]!);
-  }
-  out.ascii(']');
-}
-
-function episode(out: JsonSink, e: Episode): void {
-  out.ascii(`{"state":"${e.state}","start":${num(e.start)},"readings":${num(e.readings)},"durationMs":${num(e.durationMs)},"peak":${num(e.peak)},"features":`);
-  names(out, e.features);
-  out.ascii('}');
+/** Bytes a JSON string of `s` takes at most (`\uXXXX` for each UTF-16 unit) and the names of an array. */
+const strMax = (s: string): number => 6 * s.length + 2;
+function namesMax(xs: readonly string[]): number {
+  let n = 2;
+  for (let k = 0; k < xs.length; k++) n += strMax(xs[k]!) + 1;
+  return n;
 }
 
 /**
  * Row i of a columnar batch written as bytes: the UTF-8 of batchResultJson(b, i)
  * (and so of JSON.stringify of the row's Result), without the string itself,
  * the many intermediate strings that build it, or their flattening when the
- * string is written (test/engine/result-bytes.test.ts holds the bytes equal).
+ * string is written (test/service/result-bytes.test.ts holds the bytes equal).
+ * Room for the longest text the row can take is asked for once.
  */
-export function writeBatchResult(out: JsonSink, b: BatchResults, i: number): void {
+export function writeBatchResult(out: JsonBytes, b: BatchResults, i: number): void {
   const C = b.columns;
   const T = b.T;
   const has = C.hasForecast[i] === 1;
-  out.ascii('{"device":');
-  str(out, b.device(i));
-  out.ascii(',"ts":');
-  out.ascii(num(b.ts(i)));
-  out.ascii(',"values":');
-  values(out, b.sample(i).values);
-  out.ascii(',"expected":');
-  if (has) cols(out, C.expected, i * T, T);
-  else out.ascii('null');
-  out.ascii(',"error":');
-  if (has) cols(out, C.error, i * T, T);
-  else out.ascii('null');
-  out.ascii(',"score":');
-  out.ascii(num(C.score[i]!));
-  out.ascii(',"likelihood":');
-  out.ascii(num(C.likelihood[i]!));
-  out.ascii(C.anomaly[i] === 1 ? ',"anomaly":true,"anomalous":' : ',"anomaly":false,"anomalous":');
-  const anomalous = b.anomalousOf(i);
-  names(out, anomalous);
-  out.ascii(',"episode":');
-  const e = b.episodeOf(i, anomalous);
-  if (e === null) out.ascii('null');
-  else episode(out, e);
-  out.ascii(',"forecast":');
+  const device = b.device(i);
+  const values = b.sample(i).values;
   const n = T * b.horizon;
-  cols(out, C.forecast, i * n, n);
-  out.ascii(C.learning[i] === 1 ? ',"warmup":true,"model":' : ',"warmup":false,"model":');
-  str(out, b.model);
-  out.ascii('}');
+  const anomalous = b.anomalousOf(i);
+  const e = b.episodeOf(i, anomalous);
+  const max = 320 + strMax(device) + strMax(b.model) + NUM * (1 + values.length + 2 * T + 2 + n + 4) + 2 * namesMax(anomalous) + (e === null ? 0 : namesMax(e.features));
+  const buf = out.room(max);
+  const start = out.at;
+  wide = false;
+  let o = asc(buf, start, '{"device":');
+  o = str(buf, o, device);
+  o = asc(buf, o, ',"ts":');
+  o = asc(buf, o, num(b.ts(i)));
+  o = asc(buf, o, ',"values":');
+  o = nums(buf, o, values, 0, values.length);
+  o = asc(buf, o, ',"expected":');
+  o = has ? nums(buf, o, C.expected, i * T, T) : asc(buf, o, 'null');
+  o = asc(buf, o, ',"error":');
+  o = has ? nums(buf, o, C.error, i * T, T) : asc(buf, o, 'null');
+  o = asc(buf, o, ',"score":');
+  o = asc(buf, o, num(C.score[i]!));
+  o = asc(buf, o, ',"likelihood":');
+  o = asc(buf, o, num(C.likelihood[i]!));
+  o = asc(buf, o, C.anomaly[i] === 1 ? ',"anomaly":true,"anomalous":' : ',"anomaly":false,"anomalous":');
+  o = names(buf, o, anomalous);
+  o = asc(buf, o, ',"episode":');
+  if (e === null) o = asc(buf, o, 'null');
+  else {
+    o = asc(buf, o, `{"state":"${e.state}","start":${num(e.start)},"readings":${num(e.readings)},"durationMs":${num(e.durationMs)},"peak":${num(e.peak)},"features":`);
+    o = names(buf, o, e.features);
+    buf[o++] = 0x7d; // }
+  }
+  o = asc(buf, o, ',"forecast":');
+  o = nums(buf, o, C.forecast, i * n, n);
+  o = asc(buf, o, C.learning[i] === 1 ? ',"warmup":true,"model":' : ',"warmup":false,"model":');
+  o = str(buf, o, b.model);
+  buf[o++] = 0x7d;
+  out.wrote(o - start, wide);
 }

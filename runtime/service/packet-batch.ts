@@ -51,7 +51,7 @@ export class PacketBatch {
   #wide = false;
 
   /**
-   * Starts a PUBLISH whose payload is written next, as bytes (ascii, utf8: a JsonSink), and closed by
+   * Starts a PUBLISH whose payload is written next, as bytes (room, wrote: a JsonBytes), and closed by
    * endPublish: no payload string. The remaining length is reserved as 2 bytes (a payload of 128 bytes to
    * 16 KiB, a result's JSON) and moved once at the end for any other size.
    */
@@ -75,22 +75,18 @@ export class PacketBatch {
     this.#wide = false;
   }
 
-  /** Payload text of ASCII characters only. */
-  ascii(s: string): void {
-    const n = s.length;
-    const b = this.#room(n);
-    let o = this.#len;
-    if (n > 32) o += b.write(s, o, n, 'latin1');
-    else for (let k = 0; k < n; k++) b[o++] = s.charCodeAt(k);
-    this.#len = o;
+  /** The payload being written (JsonBytes): the buffer with `n` bytes free at `at`. */
+  room(n: number): Buffer {
+    return this.#room(n);
   }
 
-  /** Payload text, any characters, as UTF-8. */
-  utf8(s: string): void {
-    const n = Buffer.byteLength(s);
-    const b = this.#room(n);
-    this.#len += b.write(s, this.#len, n, 'utf8');
-    if (n !== s.length) this.#wide = true;
+  get at(): number {
+    return this.#len;
+  }
+
+  wrote(n: number, wide: boolean): void {
+    this.#len += n;
+    if (wide) this.#wide = true;
   }
 
   /** Closes the PUBLISH beginPublish started: its remaining length written, the payload moved if that is not 2 bytes. */

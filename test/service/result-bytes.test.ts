@@ -107,11 +107,12 @@ t.test('endPublish: payloads of every remaining-length size (1 to 3 bytes), and 
     const payloads = ['', '{}', 'x'.repeat(120), 'x'.repeat(126), 'x'.repeat(200), 'é'.repeat(70), 'z'.repeat(16_370), 'z'.repeat(20_000), '😀'.repeat(5000)];
     for (const [k, s] of payloads.entries()) {
       batch.beginPublish('t/é', k % 2 === 0 ? 0 : 1, k + 1);
-      // In pieces, as the result writer writes: ASCII runs and UTF-8 strings.
+      // In pieces, as the result writer writes them (JsonBytes): room asked for, bytes written, then told.
       for (let o = 0; o < s.length; o += 40) {
         const part = s.slice(o, o + 40);
-        if (/^[\x00-\x7f]*$/.test(part)) batch.ascii(part);
-        else batch.utf8(part);
+        const n = Buffer.byteLength(part);
+        const buf = batch.room(n + 100);
+        batch.wrote(buf.write(part, batch.at, 'utf8'), n !== part.length);
       }
       batch.endPublish();
       t.equal(batch.lastPayload(), s, `text of payload ${k}`);
