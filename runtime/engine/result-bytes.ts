@@ -20,6 +20,27 @@ function asc(b: Buffer, o: number, s: string): number {
   return o;
 }
 
+/**
+ * A number's JSON text at o. A safe integer (a timestamp, a count) as its digits, written here: no string
+ * (through num(), a timestamp past 2^31 takes three); anything else as num() formats it (JSON.stringify's text).
+ */
+function numAt(b: Buffer, o: number, x: number): number {
+  if (!Number.isSafeInteger(x)) return asc(b, o, num(x));
+  if (x < 0) {
+    b[o++] = 0x2d; // -
+    x = -x;
+  }
+  let digits = 1;
+  for (let p = 10; p <= x; p *= 10) digits++;
+  const end = o + digits;
+  for (let k = end - 1; k >= o; k--) {
+    const q = Math.floor(x / 10);
+    b[k] = 0x30 + (x - q * 10);
+    x = q;
+  }
+  return end;
+}
+
 let wide = false;
 
 /** A JSON string at o: printable ASCII without `"` and `\` as is, anything else as JSON.stringify writes it. */
@@ -40,7 +61,7 @@ function nums(b: Buffer, o: number, a: ArrayLike<number>, off: number, n: number
   b[o++] = 0x5b; // [
   for (let k = 0; k < n; k++) {
     if (k > 0) b[o++] = 0x2c; // ,
-    o = asc(b, o, num(a[off + k]!));
+    o = numAt(b, o, a[off + k]!);
   }
   b[o++] = 0x5d; // ]
   return o;
@@ -87,7 +108,7 @@ export function writeBatchResult(out: JsonBytes, b: BatchResults, i: number): vo
   let o = asc(buf, start, '{"device":');
   o = str(buf, o, device);
   o = asc(buf, o, ',"ts":');
-  o = asc(buf, o, num(b.ts(i)));
+  o = numAt(buf, o, b.ts(i));
   o = asc(buf, o, ',"values":');
   o = nums(buf, o, values, 0, values.length);
   o = asc(buf, o, ',"expected":');

@@ -122,3 +122,32 @@ t.test('endPublish: payloads of every remaining-length size (1 to 3 bytes), and 
     t.same(got.map((p) => p.topic), payloads.map(() => 't/é'));
   }
 });
+
+t.test('integers (timestamps, counts) written as digits: the text JSON.stringify gives, at every length and sign', async (t) => {
+  const r = rng(31);
+  const xs = [0, -0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 99_999_999, 100_000_000, 1e15, 1e15 + 1, 999_999_999_999_999, 2 ** 53 - 1, 2 ** 53, 1e16, 1e21, 1_700_000_000_000, 4_102_444_800_000];
+  for (let k = 0; k < 20_000; k++) xs.push(Math.round((r() - 0.5) * 2 ** Math.floor(r() * 56)));
+  const all = [...xs, ...xs.map((x) => -x)];
+  const C = new ResultColumns(1, 1, 1);
+  C.hasForecast[0] = 1;
+  let differ = 0;
+  let first = '';
+  const batch = new PacketBatch(4);
+  for (const x of all) {
+    C.expected[0] = x;
+    C.forecast[0] = -x;
+    const b = new BatchResults(C, ['v'], 1);
+    b.reset([{ sample: { device: 'd', values: [x] }, ts: x }], 'm');
+    batch.beginPublish('t', 0, 0);
+    writeBatchResult(batch, b, 0);
+    batch.endPublish();
+    const got = batch.lastPayload();
+    const want = JSON.stringify(b.result(0));
+    if (got !== want) {
+      differ++;
+      first ||= `${x}: ${got}`;
+    }
+    if (batch.bytes > 1 << 20) batch.take();
+  }
+  t.equal(differ, 0, first || `all ${all.length} equal`);
+});
