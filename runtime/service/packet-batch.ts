@@ -24,24 +24,12 @@ export class PacketBatch {
 
   /** Appends a PUBLISH. `messageId` is ignored at QoS 0. */
   publish(topic: string, payload: string, qos: 0 | 1, messageId: number): void {
-    const tl = Buffer.byteLength(topic);
     const pl = Buffer.byteLength(payload);
-    const rem = 2 + tl + (qos > 0 ? 2 : 0) + (this.#v5 ? 1 : 0) + pl;
-    const b = this.#room(rem + 5);
-    let o = this.#len;
-    b[o++] = 0x30 | (qos << 1);
-    o = writeVarint(b, o, rem);
-    b[o++] = tl >> 8;
-    b[o++] = tl & 0xff;
-    o += tl === topic.length ? b.write(topic, o, tl, 'latin1') : b.write(topic, o, tl, 'utf8');
-    if (qos > 0) {
-      b[o++] = messageId >> 8;
-      b[o++] = messageId & 0xff;
-    }
-    if (this.#v5) b[o++] = 0; // no properties
-    o += pl === payload.length ? b.write(payload, o, pl, 'latin1') : b.write(payload, o, pl, 'utf8');
-    this.#len = o;
-    this.count++;
+    this.beginPublish(topic, qos, messageId);
+    const b = this.#room(pl);
+    this.#len += pl === payload.length ? b.write(payload, this.#len, pl, 'latin1') : b.write(payload, this.#len, pl, 'utf8');
+    this.#wide = pl !== payload.length;
+    this.endPublish();
   }
 
   /** Where the PUBLISH being written (beginPublish) starts, and its payload. */

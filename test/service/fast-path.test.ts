@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket } from 'mqtt-packet';
+import { parsePackets } from '../helpers/packets';
 import { PacketBatch } from '../../runtime/service/packet-batch';
 import { compileTopicTemplate } from '../../runtime/service/topic-template';
 import { ServiceMetrics } from '../../runtime/service/metrics';
@@ -10,17 +11,7 @@ import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import { tempDir, writeTestModel } from '../helpers/models';
 
-/** Every packet of a buffer, as mqtt-packet (the parser mqtt.js and brokers' test suites use) reads it. */
-function parse(buf: Buffer, protocolVersion: 4 | 5): IPacket[] {
-  const p = parser({ protocolVersion });
-  const out: IPacket[] = [];
-  const errors: Error[] = [];
-  p.on('packet', (pk: IPacket) => out.push(pk));
-  p.on('error', (e: Error) => errors.push(e));
-  p.parse(buf);
-  if (errors.length > 0) throw errors[0];
-  return out;
-}
+const parse = parsePackets;
 
 t.test('PacketBatch encodes PUBLISH and PUBACK packets that a real MQTT parser reads back exactly', async (t) => {
   for (const v of [4, 5] as const) {

@@ -1,31 +1,14 @@
 // Results written as bytes straight into a packet batch (writeBatchResult into PacketBatch.beginPublish/endPublish)
 // must be the UTF-8 of JSON.stringify of the row's Result, in a packet a real MQTT parser reads back exactly.
 import t from 'tap';
-import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket } from 'mqtt-packet';
+import { parsePackets } from '../helpers/packets';
+import { rng } from '../helpers/rng';
 import { PacketBatch } from '../../runtime/service/packet-batch';
 import { BatchResults, ResultColumns, type SteppedRow } from '../../runtime/engine/batch-results';
 import { writeBatchResult } from '../../runtime/engine/result-bytes';
 
-function parse(buf: Buffer, protocolVersion: 4 | 5): IPacket[] {
-  const p = parser({ protocolVersion });
-  const out: IPacket[] = [];
-  const errors: Error[] = [];
-  p.on('packet', (pk: IPacket) => out.push(pk));
-  p.on('error', (e: Error) => errors.push(e));
-  p.parse(buf);
-  if (errors.length > 0) throw errors[0];
-  return out;
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+const parse = parsePackets;
 
 const IDS = ['pump-1', 'dévïce-☃', 'a"quote', 'back\\slash', 'tab\there', 'ctl\u0001x', 'lone\ud800surrogate', '😀/emoji', 'del\u007f', ' ', 'x'.repeat(256), 'y'.repeat(20_000), 'line\u2028sep', ''];
 const NUMBERS = [0, -0, 1, -1, 0.1, 1 / 3, -123.456, 1e21, 1e-7, 5e-324, -5e-324, Number.MAX_VALUE, 2 ** 31, 2 ** 53 - 1, 2 ** 53 + 2, NaN, Infinity, -Infinity, 1_700_000_000_000, -1_700_000_000_001];
