@@ -266,7 +266,14 @@ export class BrokerConnection {
     if (messageId < 0) return this.#unbatched(topic, batchResultJson(b, i), qos, done);
     const batch = this.#batch;
     batch.beginPublish(topic, qos as 0 | 1, messageId);
-    writeBatchResult(batch, b, i);
+    try {
+      writeBatchResult(batch, b, i);
+    } catch (err) {
+      // No half-written packet may reach the socket, and the id goes back.
+      batch.abortPublish();
+      if (qos === 1) this.#internals.messageIdProvider.deallocate(messageId);
+      throw err;
+    }
     batch.endPublish();
     if (qos === 1) this.#store(topic, batch.lastPayload(), messageId, done);
     else if (done !== noop) this.#written.push(done);

@@ -77,6 +77,12 @@ export class PacketBatch {
     if (wide) this.#wide = true;
   }
 
+  /** Drops the PUBLISH beginPublish started (its writer failed): the batch is as it was before beginPublish. */
+  abortPublish(): void {
+    this.#len = this.#pubStart;
+    this.#wide = false;
+  }
+
   /** Closes the PUBLISH beginPublish started: its remaining length written, the payload moved if that is not 2 bytes. */
   endPublish(): void {
     const start = this.#pubStart;

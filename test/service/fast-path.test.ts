@@ -237,3 +237,19 @@ t.test('PacketBatch.recycle: a written buffer encodes a later batch, and what it
   t.equal(fifth.buffer, first.buffer, 'the spare buffer given back encodes a later batch');
   t.equal((parse(fifth, 4)[0] as IPublishPacket).topic, 'edgelstm/f/result');
 });
+
+t.test('PacketBatch.abortPublish drops a PUBLISH whose payload writer failed: the packets around it parse exactly', async (t) => {
+  for (const v of [4, 5] as const) {
+    const b = new PacketBatch(v, 16);
+    b.publish('edgelstm/a/result', '{"n":1}', 1, 1);
+    b.beginPublish('edgelstm/b/result', 1, 2);
+    const half = Buffer.from('{"device":"b","likel');
+    b.room(half.length).set(half, b.at);
+    b.wrote(half.length, false);
+    b.abortPublish();
+    b.publish('edgelstm/c/result', '{"n":3}', 0, 0);
+    t.equal(b.count, 2, `v${v}: the aborted PUBLISH is not counted`);
+    const got = parse(b.take(), v) as IPublishPacket[];
+    t.same(got.map((p) => [p.topic, p.payload.toString()]), [['edgelstm/a/result', '{"n":1}'], ['edgelstm/c/result', '{"n":3}']], `v${v}`);
+  }
+});
