@@ -2,7 +2,7 @@ import type { BatchResults } from './batch-results';
 import type { Episode, Result } from './sample';
 
 /** Strings JSON.stringify leaves as they are inside quotes: printable ASCII without `"` and `\`. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+export const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 const str = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
 /**
@@ -16,7 +16,7 @@ function bigInt(x: number): string {
 }
 
 // Number-to-text is the same algorithm as JSON.stringify's (ECMAScript Number::toString); non-finite is null there.
-const num = (x: number | null): string => {
+export const num = (x: number | null): string => {
   if (x === null) return 'null';
   if ((x >= 2147483648 || x <= -2147483648) && Number.isSafeInteger(x)) return bigInt(x);
   return Number.isFinite(x) ? `${x}` : 'null';

@@ -5,6 +5,9 @@ import { AckHolds, ASKED, FINISHED, WAITING } from './ack-holds';
 import { PacketBatch } from './packet-batch';
 import { PublishReader, type ByteSource, type PacketSink } from './publish-reader';
 import { within } from '../util/deadline';
+import type { BatchResults } from '../engine/batch-results';
+import { batchResultJson } from '../engine/result-json';
+import { writeBatchResult } from '../engine/result-bytes';
 
 /** Takes a received PUBLISH; `admitted` lets the client read the next packet from its socket. */
 export type MessageHandler = (packet: IPublishPacket, admitted: () => void) => void;
@@ -242,28 +245,60 @@ export class BrokerConnection {
    * the end of the event-loop turn. Anything else goes through mqtt.js.
    */
   publish(topic: string, payload: string, qos: 0 | 1 | 2, done: PublishDone = noop): void {
-    this.#received++;
-    const c = this.#internals;
-    if (qos === 2 || !c.connected || c.disconnecting || c._storeProcessing || c._storeProcessingQueue.length > 0) {
-      this.#flush(); // what is batched goes first
-      this.client.publish(topic, payload, { qos }, done);
-      return;
-    }
+    const messageId = this.#batchable(qos);
+    if (messageId < 0) return this.#unbatched(topic, payload, qos, done);
     if (qos === 1) {
-      const messageId = c.messageIdProvider.allocate();
-      if (messageId === null) {
-        this.#flush();
-        this.client.publish(topic, payload, { qos }, done);
-        return;
-      }
-      c.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: done };
-      c.outgoingStore.put({ cmd: 'publish', topic, payload, qos: 1, retain: false, messageId, dup: false });
+      this.#store(topic, payload, messageId, done);
       this.#batch.publish(topic, payload, 1, messageId);
     } else {
       this.#batch.publish(topic, payload, 0, 0);
       if (done !== noop) this.#written.push(done);
     }
     this.#scheduleFlush();
+  }
+
+  /**
+   * Publishes row i of a columnar batch as its result JSON (batchResultJson), written as bytes straight
+   * into the packet batch: no payload string at QoS 0, and at QoS 1 only the one mqtt.js's store keeps.
+   */
+  publishRow(topic: string, b: BatchResults, i: number, qos: 0 | 1 | 2, done: PublishDone = noop): void {
+    const messageId = this.#batchable(qos);
+    if (messageId < 0) return this.#unbatched(topic, batchResultJson(b, i), qos, done);
+    const batch = this.#batch;
+    batch.beginPublish(topic, qos as 0 | 1, messageId);
+    try {
+      writeBatchResult(batch, b, i);
+    } catch (err) {
+      // No half-written packet may reach the socket, and the id goes back.
+      batch.abortPublish();
+      if (qos === 1) this.#internals.messageIdProvider.deallocate(messageId);
+      throw err;
+    }
+    batch.endPublish();
+    if (qos === 1) this.#store(topic, batch.lastPayload(), messageId, done);
+    else if (done !== noop) this.#written.push(done);
+    this.#scheduleFlush();
+  }
+
+  /** The message id for a batched publish (0 at QoS 0), or -1: the publish goes through mqtt.js (QoS 2, no live connection, its store resending, no id free). */
+  #batchable(qos: 0 | 1 | 2): number {
+    this.#received++;
+    const c = this.#internals;
+    if (qos === 2 || !c.connected || c.disconnecting || c._storeProcessing || c._storeProcessingQueue.length > 0) return -1;
+    if (qos === 0) return 0;
+    return c.messageIdProvider.allocate() ?? -1;
+  }
+
+  #unbatched(topic: string, payload: string, qos: 0 | 1 | 2, done: PublishDone): void {
+    this.#flush(); // what is batched goes first
+    this.client.publish(topic, payload, { qos }, done);
+  }
+
+  /** Registers a batched QoS 1 publish with mqtt.js exactly as its own publish would (outgoing callback, outgoing store: resent after a reconnect). */
+  #store(topic: string, payload: string, messageId: number, done: PublishDone): void {
+    const c = this.#internals;
+    c.outgoing[messageId] = { volatile: false, cmd: 'publish', cb: done };
+    c.outgoingStore.put({ cmd: 'publish', topic, payload, qos: 1, retain: false, messageId, dup: false });
   }
 
   /**

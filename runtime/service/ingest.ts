@@ -179,7 +179,9 @@ export class IngestPath {
     metrics.queueDepth.set(queue.size);
     if (s.ts !== undefined) recovery.steppedTs.set(s.device, s.ts);
     this.#d.onRow?.(b, i);
-    this.#publish(origin, s.device, batchResultJson(b, i), b.episodeEvent(i), b.anomaly(i));
+    // An episode's start or end goes to two topics: one string for both. Otherwise the JSON is written as bytes into the packet batch.
+    if (b.episodeEvent(i)) return this.#publish(origin, s.device, batchResultJson(b, i), true, b.anomaly(i));
+    this.#conn.publishRow(this.#d.cfg.output.fillDevice(origin.params, s.device), b, i, this.#d.cfg.qos, this.#sent(origin, 1));
   }
 
   /**
@@ -220,12 +222,7 @@ export class IngestPath {
    */
   #publish(origin: Origin, device: string, payload: string, episodeEvent: boolean, countAnomaly: boolean, r?: Result): void {
     const { cfg, metrics } = this.#d;
-    let out = episodeEvent ? 2 : 1;
-    const sent = (): void => {
-      if (--out > 0) return;
-      metrics.resultsOut.inc();
-      this.#acknowledge(origin);
-    };
+    const sent = this.#sent(origin, episodeEvent ? 2 : 1);
     // Batched: a batch's results reach the socket in one write (BrokerConnection.publish).
     const { publishResult, onPublished } = this.#d;
     if (r !== undefined && publishResult !== undefined) publishResult(r, sent);
@@ -238,6 +235,16 @@ export class IngestPath {
       if (countAnomaly) metrics.anomalies.inc();
       this.#conn.publish(cfg.anomaly.fillDevice(origin.params, device), payload, cfg.qos, sent);
     }
+  }
+
+  /** Called once each of a result's `out` messages is with the broker: the result is out, its reading done. */
+  #sent(origin: Origin, out: number): () => void {
+    const { metrics } = this.#d;
+    return () => {
+      if (--out > 0) return;
+      metrics.resultsOut.inc();
+      this.#acknowledge(origin);
+    };
   }
 
   /** One reading of the message is done; the last one lets the PUBACK go, once its readings are in the journal on disk. */

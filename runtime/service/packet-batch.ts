@@ -24,13 +24,32 @@ export class PacketBatch {
 
   /** Appends a PUBLISH. `messageId` is ignored at QoS 0. */
   publish(topic: string, payload: string, qos: 0 | 1, messageId: number): void {
-    const tl = Buffer.byteLength(topic);
     const pl = Buffer.byteLength(payload);
-    const rem = 2 + tl + (qos > 0 ? 2 : 0) + (this.#v5 ? 1 : 0) + pl;
-    const b = this.#room(rem + 5);
+    this.beginPublish(topic, qos, messageId);
+    const b = this.#room(pl);
+    this.#len += pl === payload.length ? b.write(payload, this.#len, pl, 'latin1') : b.write(payload, this.#len, pl, 'utf8');
+    this.#wide = pl !== payload.length;
+    this.endPublish();
+  }
+
+  /** Where the PUBLISH being written (beginPublish) starts, and its payload. */
+  #pubStart = 0;
+  #payStart = 0;
+  /** The payload being written has a byte of U+0080 or above (its text is UTF-8, not Latin-1). */
+  #wide = false;
+
+  /**
+   * Starts a PUBLISH whose payload is written next, as bytes (room, wrote: a JsonBytes), and closed by
+   * endPublish: no payload string. The remaining length is reserved as 2 bytes (a payload of 128 bytes to
+   * 16 KiB, a result's JSON) and moved once at the end for any other size.
+   */
+  beginPublish(topic: string, qos: 0 | 1, messageId: number): void {
+    const tl = Buffer.byteLength(topic);
+    const b = this.#room(3 + 2 + tl + 3);
     let o = this.#len;
-    b[o++] = 0x30 | (qos << 1);
-    o = writeVarint(b, o, rem);
+    this.#pubStart = o;
+    b[o] = 0x30 | (qos << 1);
+    o += 3;
     b[o++] = tl >> 8;
     b[o++] = tl & 0xff;
     o += tl === topic.length ? b.write(topic, o, tl, 'latin1') : b.write(topic, o, tl, 'utf8');
@@ -39,9 +58,49 @@ export class PacketBatch {
       b[o++] = messageId & 0xff;
     }
     if (this.#v5) b[o++] = 0; // no properties
-    o += pl === payload.length ? b.write(payload, o, pl, 'latin1') : b.write(payload, o, pl, 'utf8');
     this.#len = o;
+    this.#payStart = o;
+    this.#wide = false;
+  }
+
+  /** The payload being written (JsonBytes): the buffer with `n` bytes free at `at`. */
+  room(n: number): Buffer {
+    return this.#room(n);
+  }
+
+  get at(): number {
+    return this.#len;
+  }
+
+  wrote(n: number, wide: boolean): void {
+    this.#len += n;
+    if (wide) this.#wide = true;
+  }
+
+  /** Drops the PUBLISH beginPublish started (its writer failed): the batch is as it was before beginPublish. */
+  abortPublish(): void {
+    this.#len = this.#pubStart;
+    this.#wide = false;
+  }
+
+  /** Closes the PUBLISH beginPublish started: its remaining length written, the payload moved if that is not 2 bytes. */
+  endPublish(): void {
+    const start = this.#pubStart;
+    const rem = this.#len - (start + 3);
+    const size = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
+    if (size !== 2) {
+      const b = this.#room(2);
+      b.copyWithin(start + 1 + size, start + 3, this.#len);
+      this.#len += size - 2;
+      this.#payStart += size - 2;
+    }
+    writeVarint(this.#buf, start + 1, rem);
     this.count++;
+  }
+
+  /** The payload of the PUBLISH endPublish just closed, as text (the copy mqtt.js's outgoing store keeps for a resend). */
+  lastPayload(): string {
+    return this.#buf.toString(this.#wide ? 'utf8' : 'latin1', this.#payStart, this.#len);
   }
 
   /** Appends a PUBACK (success; in MQTT 5 the reason code 0 may be left out). */

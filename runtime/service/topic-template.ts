@@ -47,6 +47,7 @@ export function compileTopicTemplate(template: string, field = 'input'): TopicTe
   const at = kinds.findIndex((k) => typeof k === 'object');
   const before = deviceOnly ? kinds.slice(0, at).map((k) => `${k as string}/`).join('') : '';
   const after = deviceOnly ? kinds.slice(at + 1).map((k) => `/${k as string}`).join('') : '';
+  const byDevice = new Map<string, string>();
   return {
     template,
     filter,
@@ -71,11 +72,21 @@ export function compileTopicTemplate(template: string, field = 'input'): TopicTe
     },
     fill,
     fillDevice(values: Readonly<Record<string, string>>, device: string): string {
-      if (deviceOnly) return before + safeLevel(device) + after;
-      return fill({ ...values, device });
+      if (!deviceOnly) return fill({ ...values, device });
+      // Built once per device, not per result (and flattened once, by its first write).
+      let topic = byDevice.get(device);
+      if (topic === undefined) {
+        if (byDevice.size >= DEVICE_TOPICS) byDevice.clear();
+        topic = before + safeLevel(device) + after;
+        byDevice.set(device, topic);
+      }
+      return topic;
     },
   };
 }
+
+/** Topics kept per template (deviceOnly), at most: a fleet past it starts the cache again. */
+const DEVICE_TOPICS = 65_536;
 
 function bad(field: string, found: unknown, expected: string): EdgeLstmError {
   return new EdgeLstmError('E_CONFIG', `option --${field}: expected ${expected}, found ${JSON.stringify(found)}`, { field, expected, found: JSON.stringify(found) });

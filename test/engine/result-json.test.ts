@@ -2,19 +2,10 @@
 import t from 'tap';
 import { resultJson } from '../../runtime/engine/result-json';
 import type { Episode, Result } from '../../runtime/engine/sample';
+import { rng } from '../helpers/rng';
 
 const IDS = ['pump-1', 'dévïce-☃', 'a"quote', 'back\\slash', 'tab\there', 'ctl\u0001x', 'lone\ud800surrogate', '😀/emoji', 'del\u007f', ' ', 'x'.repeat(256), 'line\u2028sep'];
 const NUMBERS = [0, -0, 1, -1, 0.1, 1 / 3, -123.456, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, 2 ** 53 + 2, NaN, Infinity, -Infinity, 1700000000000];
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 function build(r: () => number): Result {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parser, type IPacket, type IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket } from 'mqtt-packet';
+import { parsePackets } from '../helpers/packets';
 import { PacketBatch } from '../../runtime/service/packet-batch';
 import { compileTopicTemplate } from '../../runtime/service/topic-template';
 import { ServiceMetrics } from '../../runtime/service/metrics';
@@ -10,17 +11,7 @@ import { Engine } from '../../runtime/engine/engine';
 import { loadModel } from '../../runtime/model/load-model';
 import { tempDir, writeTestModel } from '../helpers/models';
 
-/** Every packet of a buffer, as mqtt-packet (the parser mqtt.js and brokers' test suites use) reads it. */
-function parse(buf: Buffer, protocolVersion: 4 | 5): IPacket[] {
-  const p = parser({ protocolVersion });
-  const out: IPacket[] = [];
-  const errors: Error[] = [];
-  p.on('packet', (pk: IPacket) => out.push(pk));
-  p.on('error', (e: Error) => errors.push(e));
-  p.parse(buf);
-  if (errors.length > 0) throw errors[0];
-  return out;
-}
+const parse = parsePackets;
 
 t.test('PacketBatch encodes PUBLISH and PUBACK packets that a real MQTT parser reads back exactly', async (t) => {
   for (const v of [4, 5] as const) {
@@ -109,6 +100,31 @@ t.test('topic templates: fillDevice is fill with the device added, unsafe charac
     }
   }
   t.equal(compileTopicTemplate('edgelstm/{device}/result').fillDevice({}, 'a/b+#'), 'edgelstm/a_b__/result');
+});
+
+t.test('topic templates: fillDevice, kept per device, answers each device with its own topic, past the bound of what it keeps', async (t) => {
+  const c = compileTopicTemplate('edgelstm/{device}/result', 'output');
+  let wrong = 0;
+  let first = '';
+  // Twice over 70,000 devices (more than are kept): every topic is the one of its device, whether kept or built again.
+  for (let round = 0; round < 2; round++) {
+    for (let d = 0; d < 70_000; d++) {
+      const device = d % 7 === 0 ? `dév/${d}+#` : `dev-${d}`;
+      const want = `edgelstm/${device.replace(/[/+#]/g, '_')}/result`;
+      const got = c.fillDevice({}, device);
+      if (got !== want) {
+        wrong++;
+        first ||= `${device}: ${got}`;
+      }
+    }
+  }
+  t.equal(wrong, 0, first || 'every topic its device\'s');
+  // Two templates keep apart what they built.
+  const a = compileTopicTemplate('a/{device}', 'output');
+  const b = compileTopicTemplate('b/{device}/x', 'output');
+  t.equal(a.fillDevice({}, 'p'), 'a/p');
+  t.equal(b.fillDevice({}, 'p'), 'b/p/x');
+  t.equal(a.fillDevice({}, 'p'), 'a/p');
 });
 
 t.test('metrics: per-message counters and gauges are exact when read', async (t) => {
@@ -220,4 +236,20 @@ t.test('PacketBatch.recycle: a written buffer encodes a later batch, and what it
   const fifth = b.take(); // encoded into the spare taken when `fourth` was
   t.equal(fifth.buffer, first.buffer, 'the spare buffer given back encodes a later batch');
   t.equal((parse(fifth, 4)[0] as IPublishPacket).topic, 'edgelstm/f/result');
+});
+
+t.test('PacketBatch.abortPublish drops a PUBLISH whose payload writer failed: the packets around it parse exactly', async (t) => {
+  for (const v of [4, 5] as const) {
+    const b = new PacketBatch(v, 16);
+    b.publish('edgelstm/a/result', '{"n":1}', 1, 1);
+    b.beginPublish('edgelstm/b/result', 1, 2);
+    const half = Buffer.from('{"device":"b","likel');
+    b.room(half.length).set(half, b.at);
+    b.wrote(half.length, false);
+    b.abortPublish();
+    b.publish('edgelstm/c/result', '{"n":3}', 0, 0);
+    t.equal(b.count, 2, `v${v}: the aborted PUBLISH is not counted`);
+    const got = parse(b.take(), v) as IPublishPacket[];
+    t.same(got.map((p) => [p.topic, p.payload.toString()]), [['edgelstm/a/result', '{"n":1}'], ['edgelstm/c/result', '{"n":3}']], `v${v}`);
+  }
 });
